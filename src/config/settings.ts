@@ -1,0 +1,67 @@
+// The process environment, parsed once into a typed, frozen object. Only the entry point calls
+// this; everything else receives the values it needs.
+import os from 'node:os';
+import path from 'node:path';
+import { parseByteSize } from '../registry/schema.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Settings {
+  readonly registry: string;
+  readonly port: number;
+  readonly registryPollSeconds: number;
+  readonly modelCacheDir: string;
+  readonly modelRoots: readonly string[];
+  readonly adminToken: string | undefined;
+  readonly storageEmulatorHost: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly maxBodyBytes: number;
+  readonly shutdownGraceSeconds: number;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function parseSettings(env: Env): Settings {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const number = (name: string, fallback: number, check: (n: number) => boolean, rule: string): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || !check(n)) {
+      problems.push(`${name}=${raw}: must be ${rule}`);
+      return fallback;
+    }
+    return n;
+  };
+  const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
+  const bodyRaw = value('MAX_BODY_BYTES');
+  const maxBodyBytes = bodyRaw === undefined ? 16 * 2 ** 20 : parseByteSize(bodyRaw);
+  if (maxBodyBytes === undefined || maxBodyBytes < 1) problems.push(`MAX_BODY_BYTES=${bodyRaw}: must be a size such as 16MiB or 1048576`);
+
+  const settings: Settings = {
+    registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
+    port: number('PORT', 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (0-65535)'),
+    registryPollSeconds: number('REGISTRY_POLL_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
+    modelCacheDir: path.resolve(value('MODEL_CACHE_DIR') ?? path.join(os.tmpdir(), 'model-gateway-cache')),
+    modelRoots: (value('MODEL_ROOTS') ?? '').split(':').filter((r) => r !== '').map((r) => path.resolve(r)),
+    adminToken: value('ADMIN_TOKEN'),
+    storageEmulatorHost: value('STORAGE_EMULATOR_HOST'),
+    logLevel: logLevel as LogLevel,
+    maxBodyBytes: maxBodyBytes ?? 0,
+    shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
+  };
+  if (problems.length > 0) throw new SettingsError(problems);
+  return Object.freeze(settings);
+}

@@ -1,0 +1,29 @@
+// createApp(deps) builds the Koa app from ready-made parts; it reads no environment and listens
+// on nothing, so tests drive app.callback() and the entry point owns the process.
+import Koa from 'koa';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { GatewayService } from '../service/gateway-service.js';
+import { requestContext, type HttpLogger } from './middleware.js';
+import { buildRouter, type Lifecycle } from './routes.js';
+
+export type { Lifecycle } from './routes.js';
+
+export interface AppDeps {
+  readonly service: GatewayService;
+  readonly metrics: GatewayMetrics;
+  readonly log: HttpLogger;
+  readonly lifecycle: Lifecycle;
+  readonly maxBodyBytes: number;
+  readonly serverVersion: string;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: true });
+  // Errors are rendered by requestContext; Koa's own handler would print stacks to stderr.
+  app.silent = true;
+  const router = buildRouter(deps);
+  app.use(requestContext(deps.log));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,109 @@
+// Inference, metadata, health and metrics routes. Handlers translate HTTP to service calls and
+// back; they hold no domain logic.
+import type { Context } from 'koa';
+import { Router } from '@koa/router';
+import { nest } from '../inference/codec.js';
+import { V2_DATATYPE } from '../inference/dtypes.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { GatewayService, InferResult } from '../service/gateway-service.js';
+import { readJson } from './body.js';
+import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
+
+export interface Lifecycle {
+  /** Registry loaded and pinned models warmed. */
+  ready: boolean;
+  /** Shutting down: report not ready, finish in-flight work. */
+  draining: boolean;
+}
+
+export interface RouteDeps {
+  readonly service: GatewayService;
+  readonly metrics: GatewayMetrics;
+  readonly lifecycle: Lifecycle;
+  readonly maxBodyBytes: number;
+  readonly serverVersion: string;
+}
+
+function routed(ctx: Context) {
+  return (model: string, version: string): void => {
+    ctx.set('x-model-name', model);
+    ctx.set('x-model-version', version);
+    ctx.state.logFields = { model, version };
+  };
+}
+
+async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: string | undefined, parsed: ParsedInfer): Promise<InferResult> {
+  const headerVersion = ctx.get('x-model-version') || undefined;
+  return deps.service.infer(
+    {
+      model,
+      version: urlVersion ?? parsed.version ?? headerVersion,
+      header: (name) => ctx.get(name) || undefined,
+      inputs: parsed.inputs,
+      outputs: parsed.outputs,
+    },
+    routed(ctx),
+  );
+}
+
+export function buildRouter(deps: RouteDeps): Router {
+  const router = new Router();
+  const { service } = deps;
+
+  router.post('/predict', async (ctx) => {
+    const parsed = parsePredict(await readJson(ctx, deps.maxBodyBytes));
+    const result = await infer(ctx, deps, parsed.model, undefined, parsed);
+    ctx.body = {
+      model: result.model,
+      version: result.version,
+      outputs: Object.fromEntries(result.outputs.map((o) => [o.name, nest(o.values, o.shape)])),
+    };
+  });
+
+  const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
+    const parsed = parseV2Infer(await readJson(ctx, deps.maxBodyBytes));
+    const result = await infer(ctx, deps, model, version, parsed);
+    ctx.body = {
+      model_name: result.model,
+      model_version: result.version,
+      ...(parsed.id === undefined ? {} : { id: parsed.id }),
+      outputs: result.outputs.map((o) => ({ name: o.name, datatype: V2_DATATYPE[o.type], shape: o.shape, data: o.values })),
+    };
+  };
+  router.post('/v2/models/:model/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, undefined));
+  router.post('/v2/models/:model/versions/:version/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, ctx.params.version));
+
+  router.get('/v2/models/:model', async (ctx) => {
+    ctx.body = await service.metadata(ctx.params.model as string);
+  });
+  router.get('/v2/models/:model/versions/:version', async (ctx) => {
+    ctx.body = await service.metadata(ctx.params.model as string, ctx.params.version);
+  });
+
+  const modelReady = (ctx: Context, model: string, version: string | undefined): void => {
+    const ready = service.versionState(model, version) !== 'failed';
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { name: model, ...(version === undefined ? {} : { version }), ready };
+  };
+  router.get('/v2/models/:model/ready', (ctx) => modelReady(ctx, ctx.params.model as string, undefined));
+  router.get('/v2/models/:model/versions/:version/ready', (ctx) => modelReady(ctx, ctx.params.model as string, ctx.params.version));
+
+  router.get('/v2/health/live', (ctx) => {
+    ctx.body = { live: true };
+  });
+  router.get('/v2/health/ready', (ctx) => {
+    const ready = deps.lifecycle.ready && !deps.lifecycle.draining;
+    ctx.status = ready ? 200 : 503;
+    if (!ready) ctx.set('Retry-After', '5');
+    ctx.body = { ready };
+  });
+  router.get('/v2', (ctx) => {
+    ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [] };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.contentType;
+    ctx.body = await deps.metrics.text();
+  });
+  return router;
+}

@@ -1,0 +1,162 @@
+// Registry text → validated, frozen Revision. Every problem is collected and reported together,
+// each with its path (models.iris.versions.2.weight) and, where known, its line in the file.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { formatLocation, isInside, LocationError, resolveLocation, type Location } from '../storage/location.js';
+import { MODEL_NAME_RE, registrySchema, VERSION_NAME_RE, type RegistryFile, type RegistryFileModel } from './schema.js';
+import type { ModelEntry, Revision, VersionEntry } from './revision.js';
+
+export interface Problem {
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+}
+
+export class RegistryValidationError extends Error {
+  readonly problems: readonly Problem[];
+  constructor(source: string, problems: readonly Problem[]) {
+    super(`registry ${source} is invalid:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+    this.name = 'RegistryValidationError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.path === '' ? '(root)' : p.path;
+  return `${where}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`;
+}
+
+export interface ParseOptions {
+  /** Where the registry text came from; relative model paths resolve against it. */
+  readonly source: Location;
+  /** Extra folders local model files may live in (MODEL_ROOTS). */
+  readonly modelRoots?: readonly string[];
+  /** The gateway's working directory, also an allowed root. */
+  readonly cwd?: string;
+}
+
+type Path = ReadonlyArray<string | number>;
+
+function lineOf(doc: Document, lines: LineCounter, p: Path): number | undefined {
+  // Walk up until a node exists: a missing key is reported at its parent's line.
+  for (let n = p.length; n >= 0; n--) {
+    const node = doc.getIn(p.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+export function parseRegistry(text: string, options: ParseOptions): Revision {
+  const source = formatLocation(options.source);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  const at = (p: Path, message: string): void => {
+    const line = lineOf(doc, lines, p);
+    problems.push(line === undefined ? { path: p.join('.'), message } : { path: p.join('.'), message, line });
+  };
+
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      problems.push({ path: '', message: e.message.split('\n')[0] ?? e.code, line: lines.linePos(e.pos[0]).line });
+    }
+    throw new RegistryValidationError(source, problems);
+  }
+  const parsed = registrySchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      for (const key of keys) {
+        const p = key === undefined ? issue.path : [...issue.path, key];
+        at(p as Path, key === undefined ? issue.message : 'unknown key');
+      }
+    }
+    throw new RegistryValidationError(source, problems);
+  }
+
+  const roots = allowedRoots(options);
+  const models = new Map<string, ModelEntry>();
+  for (const [name, model] of Object.entries(parsed.data.models)) {
+    const entry = buildModel(name, model, options.source, roots, at);
+    if (entry) models.set(name, entry);
+  }
+  if (Object.keys(parsed.data.models).length === 0) at(['models'], 'must declare at least one model');
+  if (problems.length > 0) throw new RegistryValidationError(source, problems);
+
+  const data: RegistryFile = parsed.data;
+  return Object.freeze({
+    id: createHash('sha256').update(text).digest('hex').slice(0, 12),
+    source,
+    cache: Object.freeze({ maxModels: data.cache.maxModels, maxBytes: data.cache.maxBytes }),
+    models,
+  });
+}
+
+function allowedRoots(options: ParseOptions): string[] {
+  const roots = [options.cwd ?? process.cwd(), ...(options.modelRoots ?? [])];
+  if (options.source.kind === 'file') roots.push(path.dirname(options.source.path));
+  return roots.map((r) => path.resolve(r));
+}
+
+function buildModel(
+  name: string,
+  model: RegistryFileModel,
+  source: Location,
+  roots: readonly string[],
+  at: (p: Path, message: string) => void,
+): ModelEntry | undefined {
+  const base = ['models', name];
+  if (!MODEL_NAME_RE.test(name)) at(base, `model name "${name}" must match ${MODEL_NAME_RE.source}`);
+
+  const versions: VersionEntry[] = [];
+  for (const [vname, v] of Object.entries(model.versions)) {
+    const vpath = [...base, 'versions', vname];
+    if (!VERSION_NAME_RE.test(vname)) at(vpath, `version name "${vname}" must match ${VERSION_NAME_RE.source}`);
+    let location: Location;
+    try {
+      location = resolveLocation(v.uri, source);
+    } catch (e) {
+      at([...vpath, 'uri'], e instanceof LocationError ? e.message : String(e));
+      continue;
+    }
+    if (location.kind === 'file' && !roots.some((r) => isInside(r, location.path))) {
+      at([...vpath, 'uri'], `"${v.uri}" is outside the registry's folder, the working directory and MODEL_ROOTS`);
+      continue;
+    }
+    versions.push(Object.freeze({ name: vname, uri: v.uri, location, weight: v.weight, shadow: v.shadow }));
+  }
+  const names = new Set(Object.keys(model.versions));
+  if (names.size === 0) at([...base, 'versions'], 'must declare at least one version');
+  else if (Object.values(model.versions).every((v) => v.weight <= 0)) {
+    at([...base, 'versions'], 'at least one version needs weight > 0');
+  }
+
+  const aliases = new Map<string, string>();
+  for (const [alias, target] of Object.entries(model.aliases)) {
+    if (names.has(alias)) at([...base, 'aliases', alias], `alias "${alias}" shadows a version of the same name`);
+    else if (!names.has(target)) at([...base, 'aliases', alias], `points at unknown version "${target}"`);
+    else aliases.set(alias, target);
+  }
+  let fallback: string | undefined;
+  if (model.fallback !== undefined) {
+    fallback = names.has(model.fallback) ? model.fallback : aliases.get(model.fallback);
+    if (fallback === undefined) at([...base, 'fallback'], `points at unknown version "${model.fallback}"`);
+  }
+  const g = model.guard;
+  return Object.freeze({
+    name,
+    versions: Object.freeze(versions),
+    aliases,
+    sticky: model.sticky,
+    fallback,
+    guard: g
+      ? Object.freeze({
+          maxErrorRate: g.maxErrorRate,
+          maxP99Ms: g.maxP99Ms,
+          minRequests: g.minRequests,
+          windowSeconds: g.windowSeconds,
+        })
+      : undefined,
+  });
+}

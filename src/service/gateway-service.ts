@@ -1,0 +1,191 @@
+// The gateway's one use case, free of HTTP: find the model, route to a version, lease a session,
+// check and encode the inputs, run, decode, and account for it in metrics.
+import { performance } from 'node:perf_hooks';
+import type { Lease, ModelCache, VersionState } from '../cache/model-cache.js';
+import { GatewayError } from '../errors/catalogue.js';
+import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type JsonTensor } from '../inference/codec.js';
+import { V2_DATATYPE } from '../inference/dtypes.js';
+import type { Signature } from '../inference/session.js';
+import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
+import type { RegistryHolder } from '../registry/holder.js';
+import { findVersion, primaryVersion, resolveVersionRef, type ModelEntry, type VersionEntry } from '../registry/revision.js';
+import { chooseVersion, type RouteDeps, type RouteReason } from '../routing/route.js';
+
+export interface InferRequest {
+  readonly model: string;
+  /** Version name or alias the caller asked for. */
+  readonly version?: string | undefined;
+  /** Looks up a request header (lower-case name), for sticky routing. */
+  readonly header: (name: string) => string | undefined;
+  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  /** Output names to return; all tensor outputs when absent. */
+  readonly outputs?: readonly string[] | undefined;
+}
+
+export interface NamedOutput extends DecodedTensor {
+  readonly name: string;
+}
+
+export interface InferResult {
+  readonly model: string;
+  readonly version: string;
+  readonly reason: RouteReason | 'fallback';
+  readonly outputs: readonly NamedOutput[];
+}
+
+export interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: readonly number[];
+}
+
+export interface ModelMetadata {
+  readonly name: string;
+  readonly versions: readonly string[];
+  readonly platform: 'onnx_onnxv1';
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+}
+
+export interface ServiceLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface GatewayServiceDeps {
+  readonly registry: RegistryHolder;
+  readonly cache: ModelCache;
+  readonly metrics: GatewayMetrics;
+  readonly route: RouteDeps;
+  readonly log: ServiceLogger;
+}
+
+/** Called as soon as a version is chosen, so even failed responses can name it. */
+export type OnRouted = (model: string, version: string) => void;
+
+const CLIENT_ERRORS = new Set(['INVALID_INPUT', 'BAD_REQUEST', 'MALFORMED_JSON']);
+
+export class GatewayService {
+  constructor(private readonly deps: GatewayServiceDeps) {}
+
+  model(name: string): ModelEntry {
+    const model = this.deps.registry.current().models.get(name);
+    if (!model) throw new GatewayError('MODEL_NOT_FOUND', `unknown model "${name}"`);
+    return model;
+  }
+
+  version(model: ModelEntry, ref: string | undefined): VersionEntry {
+    if (ref === undefined) return primaryVersion(model);
+    const version = resolveVersionRef(model, ref);
+    if (!version) throw new GatewayError('VERSION_NOT_FOUND', `model "${model.name}" has no version or alias "${ref}"`);
+    return version;
+  }
+
+  async infer(request: InferRequest, onRouted: OnRouted = () => {}): Promise<InferResult> {
+    const model = this.model(request.model);
+    const sticky = model.sticky === undefined ? undefined : request.header(model.sticky);
+    const decision = chooseVersion(model, { explicit: request.version, stickyKey: sticky }, this.deps.route);
+    onRouted(model.name, decision.version.name);
+    try {
+      return await this.runOn(model, decision.version, decision.reason, request);
+    } catch (err) {
+      const fallback = this.fallbackFor(model, decision.version, decision.reason, err);
+      if (!fallback) throw err;
+      this.deps.log.warn({ model: model.name, version: decision.version.name, fallback: fallback.name, err: String(err) }, 'serving fallback');
+      onRouted(model.name, fallback.name);
+      return this.runOn(model, fallback, 'fallback', request);
+    }
+  }
+
+  /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
+  private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown): VersionEntry | undefined {
+    if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
+    if (err instanceof GatewayError && CLIENT_ERRORS.has(err.code)) return undefined;
+    return findVersion(model, model.fallback);
+  }
+
+  private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
+    const labels = { model: model.name, version: version.name };
+    const started = performance.now();
+    let outcome: InferenceOutcome = 'server_error';
+    let lease: Lease | undefined;
+    try {
+      lease = await this.deps.cache.acquire(model.name, version);
+      const signature = lease.session.signature;
+      let feeds;
+      let outputNames;
+      try {
+        feeds = encodeInputs(signature, request.inputs);
+        outputNames = selectOutputs(signature, request.outputs);
+      } catch (err) {
+        outcome = 'client_error';
+        throw err;
+      }
+      let raw;
+      try {
+        raw = await lease.session.run(feeds, outputNames);
+      } catch (err) {
+        throw new GatewayError('INFERENCE_FAILED', `model "${model.name}" version "${version.name}" failed: ${String(err)}`, { cause: err });
+      }
+      const outputs = outputNames.flatMap((name) => {
+        const t = raw[name];
+        return t ? [{ name, ...decodeOutput(t) }] : [];
+      });
+      outcome = 'success';
+      return { model: model.name, version: version.name, reason, outputs };
+    } finally {
+      lease?.release();
+      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
+      this.deps.metrics.inferenceDuration.observe(labels, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** V2 metadata of one version (the primary one when `ref` is absent); loads it if needed. */
+  async metadata(modelName: string, ref?: string): Promise<ModelMetadata> {
+    const model = this.model(modelName);
+    const version = this.version(model, ref);
+    const lease = await this.deps.cache.acquire(model.name, version);
+    try {
+      return describe(model, lease.session.signature);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** A version is ready when loaded or loadable (no failed load waiting for its retry). */
+  versionState(modelName: string, ref?: string): VersionState {
+    const model = this.model(modelName);
+    return this.deps.cache.state(model.name, this.version(model, ref));
+  }
+
+  /** Loads every version with traffic; failures are logged and left to their retry. */
+  async warm(): Promise<{ loaded: number; failed: number }> {
+    let loaded = 0;
+    let failed = 0;
+    for (const model of this.deps.registry.current().models.values()) {
+      for (const version of model.versions.filter((v) => v.weight > 0)) {
+        try {
+          (await this.deps.cache.acquire(model.name, version)).release();
+          loaded++;
+        } catch (err) {
+          failed++;
+          this.deps.log.warn({ model: model.name, version: version.name, err: String(err) }, 'warm-up load failed');
+        }
+      }
+    }
+    return { loaded, failed };
+  }
+}
+
+function v2Shape(shape: ReadonlyArray<number | string>): number[] {
+  return shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+}
+
+function describe(model: ModelEntry, signature: Signature): ModelMetadata {
+  return {
+    name: model.name,
+    versions: model.versions.map((v) => v.name),
+    platform: 'onnx_onnxv1',
+    inputs: signature.inputs.map((i) => ({ name: i.name, datatype: V2_DATATYPE[i.type], shape: v2Shape(i.shape) })),
+    outputs: signature.outputs.flatMap((o) => (o.isTensor ? [{ name: o.name, datatype: V2_DATATYPE[o.type], shape: v2Shape(o.shape) }] : [])),
+  };
+}
