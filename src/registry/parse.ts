@@ -2,7 +2,7 @@
 // each with its path (models.iris.versions.2.weight) and, where known, its line in the file.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { formatLocation, isInside, LocationError, resolveLocation, type Location } from '../storage/location.js';
 import { MODEL_NAME_RE, registrySchema, VERSION_NAME_RE, type RegistryFile, type RegistryFileModel } from './schema.js';
 import type { ModelEntry, Revision, VersionEntry } from './revision.js';
@@ -39,12 +39,16 @@ export interface ParseOptions {
 type Path = ReadonlyArray<string | number>;
 
 function lineOf(doc: Document, lines: LineCounter, p: Path): number | undefined {
-  // Walk up until a node exists: a missing key is reported at its parent's line.
-  for (let n = p.length; n >= 0; n--) {
-    const node = doc.getIn(p.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+  // Point at the key that names the path; a missing key is reported at its parent's line.
+  for (let n = p.length; n > 0; n--) {
+    const parent = doc.getIn(p.slice(0, n - 1), true);
+    if (!isMap(parent)) continue;
+    const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === String(p[n - 1]));
+    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return lines.linePos(range[0]).line;
   }
-  return undefined;
+  const root = doc.contents as { range?: [number, number, number] } | null;
+  return root?.range ? lines.linePos(root.range[0]).line : undefined;
 }
 
 export function parseRegistry(text: string, options: ParseOptions): Revision {

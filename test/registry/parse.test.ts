@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseRegistry, RegistryValidationError, type Problem } from '../../src/registry/parse.js';
+import { primaryVersion, resolveVersionRef } from '../../src/registry/revision.js';
+import { parseByteSize } from '../../src/registry/schema.js';
+
+const dir = '/srv/registry';
+const source = { kind: 'file' as const, path: `${dir}/models.yaml` };
+const parse = (text: string, modelRoots: string[] = []) => parseRegistry(text, { source, modelRoots, cwd: '/srv/app' });
+
+function problemsOf(text: string, modelRoots: string[] = []): Problem[] {
+  try {
+    parse(text, modelRoots);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RegistryValidationError);
+    return [...(err as RegistryValidationError).problems];
+  }
+  throw new Error('expected the registry to be refused');
+}
+
+const VALID = `
+cache: { maxModels: 4, maxBytes: 512MiB }
+models:
+  iris:
+    versions:
+      "1": { uri: gs://ml-models/iris/1/model.onnx, weight: 90 }
+      "2": { uri: ./iris/2/model.onnx, weight: 10 }
+      "3": { uri: file:///srv/registry/iris/3.onnx, weight: 0, shadow: 0.05 }
+    aliases: { stable: "1", canary: 2 }
+    sticky: X-User-Id
+    fallback: stable
+    guard: { maxErrorRate: 0.05, maxP99Ms: 250 }
+`;
+
+describe('parseRegistry', () => {
+  it('parses a valid registry into a frozen revision with resolved locations', () => {
+    const rev = parse(VALID);
+    expect(rev.cache).toEqual({ maxModels: 4, maxBytes: 512 * 2 ** 20 });
+    const iris = rev.models.get('iris');
+    expect(iris?.versions.map((v) => [v.name, v.weight, v.shadow])).toEqual([
+      ['1', 90, 0],
+      ['2', 10, 0],
+      ['3', 0, 0.05],
+    ]);
+    expect(iris?.versions[0]?.location).toEqual({ kind: 'gcs', bucket: 'ml-models', object: 'iris/1/model.onnx' });
+    expect(iris?.versions[1]?.location).toEqual({ kind: 'file', path: path.join(dir, 'iris/2/model.onnx') });
+    expect(iris?.versions[2]?.location).toEqual({ kind: 'file', path: '/srv/registry/iris/3.onnx' });
+    expect(iris?.sticky).toBe('x-user-id');
+    expect(iris?.fallback).toBe('1');
+    expect(iris?.guard).toEqual({ maxErrorRate: 0.05, maxP99Ms: 250, minRequests: 100, windowSeconds: 60 });
+    expect(iris && resolveVersionRef(iris, 'canary')?.name).toBe('2');
+    expect(iris && primaryVersion(iris).name).toBe('1');
+    expect(Object.isFrozen(rev)).toBe(true);
+    expect(Object.isFrozen(iris?.versions)).toBe(true);
+  });
+
+  it('gives identical files identical revision ids, and different files different ids', () => {
+    expect(parse(VALID).id).toBe(parse(VALID).id);
+    expect(parse(VALID).id).not.toBe(parse(VALID.replace('weight: 90', 'weight: 80')).id);
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const rev = parse(JSON.stringify({ models: { m: { versions: { a: { uri: 'm.onnx', weight: 1 } } } } }));
+    expect(rev.cache).toEqual({ maxModels: 8, maxBytes: 2 ** 30 });
+    expect(rev.models.get('m')?.versions[0]?.name).toBe('a');
+  });
+
+  it('resolves relative paths in a gs:// registry against the registry object folder', () => {
+    const rev = parseRegistry('models: { m: { versions: { "1": { uri: m/1.onnx, weight: 1 } } } }', {
+      source: { kind: 'gcs', bucket: 'b', object: 'registries/prod.yaml' },
+    });
+    expect(rev.models.get('m')?.versions[0]?.location).toEqual({ kind: 'gcs', bucket: 'b', object: 'registries/m/1.onnx' });
+  });
+
+  it('reports every problem at once, each with its path and line', () => {
+    const problems = problemsOf(`models:
+  iris:
+    versions:
+      "1": { uri: gs://bkt/iris/1.onnx, weight: -1 }
+      "2": { uri: s3://b/iris/2.onnx, weight: 0 }
+    aliases: { stable: "9" }
+    fallback: "7"
+  Bad_Name:
+    versions:
+      "1": { uri: a.onnx, wieght: 1 }
+`);
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
+    expect(byPath['models.iris.versions.1.weight']).toMatchObject({ message: 'must be >= 0', line: 4 });
+    expect(byPath['models.Bad_Name.versions.1.wieght']).toMatchObject({ message: 'unknown key', line: 10 });
+    // Schema errors stop before cross-field checks; fix them and the rest is reported:
+    const second = problemsOf(`models:
+  iris:
+    versions:
+      "1": { uri: gs://bkt/iris/1.onnx, weight: 0 }
+      "2": { uri: s3://b/iris/2.onnx, weight: 0 }
+    aliases: { stable: "9", "1": "2" }
+    fallback: "7"
+  Bad_Name:
+    versions:
+      "1": { uri: a.onnx, weight: 1 }
+`);
+    expect(second.map((p) => `${p.path}@${p.line}`).sort()).toEqual(
+      [
+        'models.Bad_Name@8',
+        'models.iris.aliases.1@6',
+        'models.iris.aliases.stable@6',
+        'models.iris.fallback@7',
+        'models.iris.versions.2.uri@5',
+        'models.iris.versions@3',
+      ].sort(),
+    );
+    const messages = second.map((p) => p.message).join('\n');
+    expect(messages).toContain('at least one version needs weight > 0');
+    expect(messages).toContain('unknown version "9"');
+    expect(messages).toContain('unsupported scheme');
+    expect(messages).toContain('shadows a version');
+  });
+
+  it('names the problems in the error message, one per line', () => {
+    try {
+      parse('models: { m: { versions: { "1": { uri: a.onnx, weight: -1 } } } }');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).toContain('models.m.versions.1.weight (line 1): must be >= 0');
+    }
+  });
+
+  it('refuses local model paths outside the registry folder, the working directory and MODEL_ROOTS', () => {
+    const text = 'models: { m: { versions: { "1": { uri: /opt/models/m.onnx, weight: 1 } } } }';
+    expect(problemsOf(text)[0]).toMatchObject({ path: 'models.m.versions.1.uri' });
+    expect(problemsOf('models: { m: { versions: { "1": { uri: ../../etc/m.onnx, weight: 1 } } } }')[0]?.message).toContain('outside');
+    expect(parse(text, ['/opt/models']).models.get('m')?.versions[0]?.location).toEqual({ kind: 'file', path: '/opt/models/m.onnx' });
+    expect(parse('models: { m: { versions: { "1": { uri: /srv/app/m.onnx, weight: 1 } } } }').models.size).toBe(1);
+  });
+
+  it('checks cache limits, names and syntax', () => {
+    expect(problemsOf('cache: { maxBytes: lots }\nmodels: { m: { versions: { "1": { uri: a.onnx, weight: 1 } } } }')[0]).toMatchObject({
+      path: 'cache.maxBytes',
+      line: 1,
+    });
+    expect(problemsOf('cache: { maxModels: 0 }\nmodels: { m: { versions: { "1": { uri: a.onnx, weight: 1 } } } }')[0]?.path).toBe(
+      'cache.maxModels',
+    );
+    expect(problemsOf('models: { m: { versions: { "-x": { uri: a.onnx, weight: 1 } } } }')[0]?.path).toBe('models.m.versions.-x');
+    expect(problemsOf('models: {}')[0]?.message).toContain('at least one model');
+    expect(problemsOf('models: [unclosed')[0]?.line).toBe(1);
+    expect(problemsOf('models:\n  m: 1\n  m: 2\n')[0]?.line).toBeGreaterThan(0);
+    expect(problemsOf('models: { m: { versions: { "1": { uri: a.onnx, weight: 1 } }, guard: { maxErrorRate: 2 } } }')[0]?.path).toBe(
+      'models.m.guard.maxErrorRate',
+    );
+  });
+});
+
+describe('parseByteSize', () => {
+  it.each([
+    ['512MiB', 512 * 2 ** 20],
+    ['1GiB', 2 ** 30],
+    ['1gb', 1e9],
+    ['500 MB', 5e8],
+    ['1.5KiB', 1536],
+    ['1024', 1024],
+    [2048, 2048],
+  ])('reads %s', (input, bytes) => {
+    expect(parseByteSize(input)).toBe(bytes);
+  });
+  it.each(['', 'lots', '1XB', '-1', '1 GiB extra'])('refuses %j', (input) => {
+    expect(parseByteSize(input)).toBeUndefined();
+  });
+});

@@ -1,0 +1,138 @@
+// A small GCS JSON API server for tests: enough of storage/v1 for the real
+// @google-cloud/storage client to stat and download objects by generation, with switches to
+// corrupt bytes or fail requests. It listens on 127.0.0.1 only.
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CRC32C } from '@google-cloud/storage';
+
+interface StoredObject {
+  readonly bytes: Buffer;
+  readonly generation: number;
+  readonly md5Hash: string;
+  readonly crc32c: string;
+  readonly updated: string;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly media: boolean;
+}
+
+export interface FakeGcs {
+  /** http://127.0.0.1:port — the form STORAGE_EMULATOR_HOST takes. */
+  readonly host: string;
+  readonly requests: RecordedRequest[];
+  put(bucket: string, object: string, bytes: Uint8Array | string): number;
+  /** Serve bytes that do not match the reported checksums for this object. */
+  corrupt(bucket: string, object: string, on?: boolean): void;
+  /** Answer the next `count` requests with this HTTP status. */
+  failNext(status: number, count?: number): void;
+  mediaDownloads(bucket: string, object: string): number;
+  close(): Promise<void>;
+}
+
+export async function startFakeGcs(): Promise<FakeGcs> {
+  const objects = new Map<string, StoredObject[]>(); // key → generations, newest last
+  const corrupted = new Set<string>();
+  const requests: RecordedRequest[] = [];
+  let failures: { status: number; count: number } | undefined;
+  let nextGeneration = 1_700_000_000_000_000;
+  const keyOf = (bucket: string, object: string) => `${bucket}/${object}`;
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const media = url.searchParams.get('alt') === 'media';
+    requests.push({ method: req.method ?? 'GET', path: url.pathname, media });
+    const send = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (failures && failures.count > 0) {
+      failures.count--;
+      send(failures.status, { error: { code: failures.status, message: 'injected failure' } });
+      return;
+    }
+    const m = /^(?:\/download)?\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+    if (!m || req.method !== 'GET') {
+      send(404, { error: { code: 404, message: `unsupported ${req.method} ${url.pathname}` } });
+      return;
+    }
+    const bucket = decodeURIComponent(m[1] ?? '');
+    const object = decodeURIComponent(m[2] ?? '');
+    const versions = objects.get(keyOf(bucket, object)) ?? [];
+    const wanted = url.searchParams.get('generation');
+    const obj = wanted === null ? versions.at(-1) : versions.find((v) => String(v.generation) === wanted);
+    if (!obj) {
+      send(404, { error: { code: 404, message: `No such object: ${bucket}/${object}` } });
+      return;
+    }
+    if (media) {
+      let bytes = obj.bytes;
+      if (corrupted.has(keyOf(bucket, object))) {
+        bytes = Buffer.from(bytes);
+        bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] ?? 0) ^ 0xff;
+      }
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': bytes.length,
+        'x-goog-generation': String(obj.generation),
+        'x-goog-hash': `crc32c=${obj.crc32c},md5=${obj.md5Hash}`,
+      });
+      res.end(bytes);
+      return;
+    }
+    send(200, {
+      kind: 'storage#object',
+      id: `${bucket}/${object}/${obj.generation}`,
+      name: object,
+      bucket,
+      generation: String(obj.generation),
+      metageneration: '1',
+      size: String(obj.bytes.length),
+      md5Hash: obj.md5Hash,
+      crc32c: obj.crc32c,
+      contentType: 'application/octet-stream',
+      updated: obj.updated,
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    host: `http://127.0.0.1:${port}`,
+    requests,
+    put(bucket, object, content) {
+      const bytes = Buffer.from(content);
+      const crc = new CRC32C();
+      crc.update(bytes);
+      const generation = nextGeneration++;
+      const list = objects.get(keyOf(bucket, object)) ?? [];
+      list.push({
+        bytes,
+        generation,
+        md5Hash: createHash('md5').update(bytes).digest('base64'),
+        crc32c: crc.toString(),
+        updated: new Date().toISOString(),
+      });
+      objects.set(keyOf(bucket, object), list);
+      return generation;
+    },
+    corrupt(bucket, object, on = true) {
+      if (on) corrupted.add(keyOf(bucket, object));
+      else corrupted.delete(keyOf(bucket, object));
+    },
+    failNext(status, count = 1) {
+      failures = { status, count };
+    },
+    mediaDownloads(bucket, object) {
+      const suffix = `/b/${bucket}/o/${encodeURIComponent(object)}`;
+      return requests.filter((r) => r.media && r.path.endsWith(suffix)).length;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
