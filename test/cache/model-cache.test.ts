@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ModelCache } from '../../src/cache/model-cache.js';
+import { GatewayMetrics } from '../../src/metrics/metrics.js';
+import type { VersionEntry } from '../../src/registry/revision.js';
+import { createBlobStore } from '../../src/storage/store.js';
+import { linearModel } from '../../tools/onnx-builder.js';
+import { countingFactory } from '../support/counting-factory.js';
+import { makeTempDir, sampleValue, silentLog, writeFile } from '../support/harness.js';
+
+const temp = makeTempDir();
+afterAll(() => temp.cleanup());
+
+function version(name: string, bytes: Uint8Array = linearModel([[Number(name.length)]], [0])): VersionEntry {
+  const file = writeFile(temp.dir, `${name}.onnx`, bytes);
+  return { name, uri: file, location: { kind: 'file', path: file }, weight: 1, shadow: 0 };
+}
+
+function setup(limits = { maxModels: 2, maxBytes: 2 ** 30 }) {
+  const factory = countingFactory();
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
+  let now = 1_000_000;
+  const cache = new ModelCache({
+    limits,
+    store: createBlobStore({ cacheDir: path.join(temp.dir, 'cache'), gcsClient: () => { throw new Error('no gcs here'); } }),
+    factory,
+    metrics,
+    log: silentLog,
+    retryBaseMs: 1000,
+    now: () => now,
+  });
+  return { cache, factory, metrics, advance: (ms: number) => (now += ms) };
+}
+
+describe('ModelCache', () => {
+  it('shares one load among 50 concurrent first requests', async () => {
+    const { cache, factory, metrics } = setup();
+    factory.delayMs = 50;
+    const v = version('cold');
+    const leases = await Promise.all(Array.from({ length: 50 }, () => cache.acquire('m', v)));
+    expect(factory.created).toHaveLength(1);
+    expect(new Set(leases.map((l) => l.session)).size).toBe(1);
+    leases.forEach((l) => l.release());
+    const text = await metrics.text();
+    expect(sampleValue(text, 'gateway_model_loads_total', { model: 'm', version: 'cold', result: 'success' })).toBe(1);
+    expect(sampleValue(text, 'gateway_model_cache_lookups_total', { model: 'm', result: 'miss' })).toBe(50);
+    (await cache.acquire('m', v)).release();
+    expect(sampleValue(await metrics.text(), 'gateway_model_cache_lookups_total', { model: 'm', result: 'hit' })).toBe(1);
+    await cache.close();
+  });
+
+  it('evicts the least recently used version beyond maxModels and releases its session', async () => {
+    const { cache, factory, metrics } = setup({ maxModels: 2, maxBytes: 2 ** 30 });
+    const [a, b, c] = [version('a'), version('bb'), version('ccc')];
+    for (const v of [a, b, a, c]) (await cache.acquire('m', v)).release(); // touch a again: b is LRU
+    expect(cache.loaded().map((e) => e.version)).toEqual(['ccc', 'a']);
+    await new Promise((r) => setImmediate(r));
+    expect(factory.released).toEqual([b.location.kind === 'file' ? b.location.path : '']);
+    const text = await metrics.text();
+    expect(sampleValue(text, 'gateway_model_evictions_total', { model: 'm', version: 'bb' })).toBe(1);
+    expect(sampleValue(text, 'gateway_models_loaded')).toBe(2);
+    // Cycling through more versions than fit keeps exactly maxModels loaded.
+    for (let round = 0; round < 3; round++) for (const v of [a, b, c]) (await cache.acquire('m', v)).release();
+    expect(cache.loaded()).toHaveLength(2);
+    expect(factory.created.length - factory.released.length).toBe(2);
+    await cache.close();
+  });
+
+  it('bounds total bytes with maxBytes', async () => {
+    const small = linearModel([[1]], [0]);
+    const { cache } = setup({ maxModels: 10, maxBytes: small.length * 2 });
+    const vs = ['x', 'y', 'z'].map((n) => version(n, small));
+    for (const v of vs) (await cache.acquire('m', v)).release();
+    expect(cache.loaded().map((e) => e.version)).toEqual(['z', 'y']);
+    await expect(cache.acquire('m', version('huge', linearModel(Array.from({ length: 200 }, (_, i) => [i]), [0])))).rejects.toMatchObject({
+      code: 'MODEL_UNAVAILABLE',
+      message: expect.stringContaining('more than cache.maxBytes'),
+    });
+    await cache.close();
+  });
+
+  it('releases an evicted session only after its in-flight runs finish', async () => {
+    const { cache, factory } = setup({ maxModels: 1, maxBytes: 2 ** 30 });
+    const a = version('held');
+    const lease = await cache.acquire('m', a);
+    (await cache.acquire('m', version('other'))).release(); // evicts "held"
+    await new Promise((r) => setImmediate(r));
+    expect(cache.isLoaded('m', a)).toBe(false);
+    expect(factory.released).toHaveLength(0);
+    // The in-flight run still works on the evicted session.
+    const out = await lease.session.run({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(2) } }, ['y']);
+    expect(Array.from(out.y?.data as Float32Array)).toEqual([8]);
+    lease.release();
+    lease.release(); // idempotent
+    await new Promise((r) => setImmediate(r));
+    expect(factory.released).toEqual([a.location.kind === 'file' ? a.location.path : '']);
+    await cache.close();
+  });
+
+  it('remembers a failed load for a backoff, then retries it', async () => {
+    const { cache, factory, metrics, advance } = setup();
+    const v = version('flaky');
+    factory.failNext('boom');
+    await expect(cache.acquire('m', v)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', retryAfterSeconds: 1 });
+    expect(cache.state('m', v)).toBe('failed');
+    await expect(cache.acquire('m', v)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    expect(factory.created).toHaveLength(1); // no second attempt inside the backoff
+    advance(1001);
+    expect(cache.state('m', v)).toBe('loadable');
+    factory.failNext('boom again');
+    await expect(cache.acquire('m', v)).rejects.toMatchObject({ retryAfterSeconds: 2 }); // backoff doubles
+    advance(2001);
+    (await cache.acquire('m', v)).release();
+    expect(cache.state('m', v)).toBe('loaded');
+    expect(factory.created).toHaveLength(3);
+    const text = await metrics.text();
+    expect(sampleValue(text, 'gateway_model_loads_total', { model: 'm', version: 'flaky', result: 'failure' })).toBe(2);
+    expect(sampleValue(text, 'gateway_model_loads_total', { model: 'm', version: 'flaky', result: 'success' })).toBe(1);
+    await cache.close();
+  });
+});
