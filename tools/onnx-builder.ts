@@ -28,6 +28,8 @@ export interface ValueSpec {
   type: ElemName;
   /** Numbers are fixed dims, strings are symbolic (dynamic) dims. */
   shape: ReadonlyArray<number | string>;
+  /** A sequence of such tensors instead of one tensor (a non-tensor value). */
+  sequence?: boolean;
 }
 
 export type AttrValue = number | string | number[] | { float: number };
@@ -60,17 +62,11 @@ export interface ModelSpec {
 }
 
 function valueInfo(v: ValueSpec): onnxProto.onnx.IValueInfoProto {
-  return {
-    name: v.name,
-    type: {
-      tensorType: {
-        elemType: ONNX_ELEM[v.type],
-        shape: {
-          dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-        },
-      },
-    },
+  const tensorType = {
+    elemType: ONNX_ELEM[v.type],
+    shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
   };
+  return { name: v.name, type: v.sequence ? { sequenceType: { elemType: { tensorType } } } : { tensorType } };
 }
 
 function attribute(name: string, value: AttrValue): onnxProto.onnx.IAttributeProto {
