@@ -213,6 +213,10 @@ describe('V2 inference protocol', () => {
     expect((await gw.get('/v2/health/ready')).status).toBe(503); // not warmed yet
     await gw.gateway.warm();
     expect((await gw.get('/v2/health/ready')).body).toEqual({ ready: true });
+    gw.gateway.lifecycle.draining = true; // what SIGTERM sets
+    const draining = await gw.get('/v2/health/ready');
+    expect([draining.status, draining.headers.get('retry-after')]).toEqual([503, '5']);
+    gw.gateway.lifecycle.draining = false;
     expect((await gw.get('/v2')).body).toMatchObject({ name: 'model-gateway' });
     expect((await gw.get('/v2/models/ab/versions/1/ready')).body).toEqual({ name: 'ab', version: '1', ready: true });
     expect((await gw.get('/v2/models/nope/ready')).status).toBe(404);

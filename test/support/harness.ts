@@ -68,13 +68,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const registryFile = writeFile(dir, options.registryName ?? 'registry.yaml', options.registry);
   for (const [rel, content] of Object.entries(options.files ?? {})) writeFile(dir, rel, content);
   const { registry: _r, files: _f, registryName: _n, registryUri, ...rest } = options;
-  const gateway = await createGateway({
-    modelCacheDir: path.join(dir, '.cache'),
-    defaultMetrics: false,
-    ...rest,
-    registry: registryUri ?? registryFile,
-    log: silentLog,
-  });
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway({
+      modelCacheDir: path.join(dir, '.cache'),
+      defaultMetrics: false,
+      ...rest,
+      registry: registryUri ?? registryFile,
+      log: silentLog,
+    });
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
   const server = http.createServer(gateway.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
