@@ -95,7 +95,8 @@ export function createOrtSessionFactory(options: OrtFactoryOptions = {}): Sessio
           executionProviders: ['cpu'],
           graphOptimizationLevel: 'all',
           intraOpNumThreads: options.intraOpNumThreads ?? 0,
-          logSeverityLevel: 3,
+          // Failures surface as errors we log with context; ORT's own stderr lines would duplicate them.
+          logSeverityLevel: 4,
         });
       } catch (err) {
         throw new ModelLoadError(err instanceof Error ? err.message : String(err), { cause: err });
