@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# A small image for Cloud Run or Kubernetes: compiled JavaScript, production dependencies only,
+# onnxruntime's CPU library for this platform only, running as the non-root `node` user.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# --ignore-scripts: nothing here needs an install script (onnxruntime-node's would fetch CUDA).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:22-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080 \
+    MODEL_REGISTRY=config/models.yaml \
+    MODEL_CACHE_DIR=/var/cache/model-gateway
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# Production dependencies only; then drop onnxruntime binaries for other platforms and CPUs.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && ort=node_modules/onnxruntime-node/bin/napi-v6 \
+ && arch="$(node -p process.arch)" \
+ && find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
+ && find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} + \
+ && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config ./config
+RUN mkdir -p /var/cache/model-gateway && chown node:node /var/cache/model-gateway
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/v2/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Exec form: node is PID 1 and receives SIGTERM itself, so in-flight requests drain.
+CMD ["node", "dist/server.js"]
