@@ -16,7 +16,9 @@ interface Target {
   legendFormat: string;
   refId: string;
 }
-const panels = (dashboard.panels ?? []) as Array<{ id: number; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets: Target[] }>;
+type JsonPanel = { id: number; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets: Target[] };
+// Queries come from the committed JSON: that is what users import into Grafana.
+const panels = (committed as { panels: JsonPanel[] }).panels;
 const queries = panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
 
 /** What Grafana substitutes before sending a query, with "All" selected. */
