@@ -68,10 +68,6 @@ class Entry {
     if (this.inflight === 0) void this.releaseNow();
   }
 
-  get isReleased(): boolean {
-    return this.released !== undefined;
-  }
-
   releaseNow(): Promise<void> {
     this.released ??= this.session.release().catch(() => undefined);
     return this.released;
@@ -135,8 +131,9 @@ export class ModelCache {
         this.options.metrics.cacheLookups.inc({ model, result: status.fetch === 'hit' ? 'hit' : 'miss' });
         counted = true;
       }
-      // Evicted between load and now (another load pushed it out): look it up again.
-      if (entry?.tryAcquire()) {
+      if (!entry) throw new GatewayError('INTERNAL', `model cache returned no session for ${model}/${version.name}`);
+      // False when evicted between load and now (another load pushed it out): look it up again.
+      if (entry.tryAcquire()) {
         let released = false;
         return {
           session: entry.session,

@@ -33,73 +33,30 @@ export class GatewayMetrics {
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
 
   constructor(options: MetricsOptions = {}) {
-    const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-    this.inferenceRequests = new Counter({
-      name: 'gateway_inference_requests_total',
-      help: 'Inference requests by model, version and outcome',
-      labelNames: ['model', 'version', 'outcome'],
-      registers,
-    });
-    this.inferenceDuration = new Histogram({
-      name: 'gateway_inference_duration_seconds',
-      help: 'Time from routing to response for inference requests',
-      labelNames: ['model', 'version'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.loadDuration = new Histogram({
-      name: 'gateway_model_load_duration_seconds',
-      help: 'Time to fetch and load a model version',
-      labelNames: ['model', 'version'],
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-      registers,
-    });
-    this.loads = new Counter({
-      name: 'gateway_model_loads_total',
-      help: 'Model version loads by result',
-      labelNames: ['model', 'version', 'result'],
-      registers,
-    });
-    this.cacheLookups = new Counter({
-      name: 'gateway_model_cache_lookups_total',
-      help: 'Session cache lookups by result',
-      labelNames: ['model', 'result'],
-      registers,
-    });
-    this.evictions = new Counter({
-      name: 'gateway_model_evictions_total',
-      help: 'Sessions evicted from the cache',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.modelsLoaded = new Gauge({ name: 'gateway_models_loaded', help: 'Sessions currently loaded', registers });
-    this.cacheBytes = new Gauge({ name: 'gateway_model_cache_bytes', help: 'Bytes of model files loaded', registers });
-    this.trafficWeight = new Gauge({
-      name: 'gateway_traffic_weight',
-      help: 'Effective traffic share of each version (0-1), after any guard rollback',
-      labelNames: ['model', 'version'],
-      registers,
-    });
-    this.shadowRequests = new Counter({
-      name: 'gateway_shadow_requests_total',
-      help: 'Shadow requests by comparison outcome',
-      labelNames: ['model', 'version', 'outcome'],
-      registers,
-    });
-    this.rollbacks = new Counter({
-      name: 'gateway_rollbacks_total',
-      help: 'Automatic rollbacks by reason',
-      labelNames: ['model', 'version', 'reason'],
-      registers,
-    });
-    this.registryReloads = new Counter({
-      name: 'gateway_registry_reloads_total',
-      help: 'Registry checks by result',
-      labelNames: ['result'],
-      registers,
-    });
-    this.registryInfo = new Gauge({ name: 'gateway_registry_info', help: 'The active registry revision', labelNames: ['revision'], registers });
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers });
+
+    this.inferenceRequests = counter('gateway_inference_requests_total', 'Inference requests by model, version and outcome', ['model', 'version', 'outcome']);
+    this.inferenceDuration = histogram('gateway_inference_duration_seconds', 'Time from routing to response for inference requests', ['model', 'version'], [
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]);
+    this.loadDuration = histogram('gateway_model_load_duration_seconds', 'Time to fetch and load a model version', ['model', 'version'], [
+      0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+    ]);
+    this.loads = counter('gateway_model_loads_total', 'Model version loads by result', ['model', 'version', 'result']);
+    this.cacheLookups = counter('gateway_model_cache_lookups_total', 'Session cache lookups by result', ['model', 'result']);
+    this.evictions = counter('gateway_model_evictions_total', 'Sessions evicted from the cache', ['model', 'version']);
+    this.modelsLoaded = gauge('gateway_models_loaded', 'Sessions currently loaded', []);
+    this.cacheBytes = gauge('gateway_model_cache_bytes', 'Bytes of model files loaded', []);
+    this.trafficWeight = gauge('gateway_traffic_weight', 'Effective traffic share of each version (0-1), after any guard rollback', ['model', 'version']);
+    this.shadowRequests = counter('gateway_shadow_requests_total', 'Shadow requests by comparison outcome', ['model', 'version', 'outcome']);
+    this.rollbacks = counter('gateway_rollbacks_total', 'Automatic rollbacks by reason', ['model', 'version', 'reason']);
+    this.registryReloads = counter('gateway_registry_reloads_total', 'Registry checks by result', ['result']);
+    this.registryInfo = gauge('gateway_registry_info', 'The active registry revision', ['revision']);
     for (const result of RELOAD_RESULTS) this.registryReloads.inc({ result }, 0);
   }
 

@@ -239,6 +239,16 @@ describe('metrics', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('serves 256 concurrent requests to one version without refusing any', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 256 }, (_, i) => gw.post<Predict>('/predict', { model: 'ab', version: '2', inputs: { x: [[i]] } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 256 }, () => 200));
+    results.forEach((r, i) => expect(r.body.outputs.y).toEqual([[3 * i]]));
+  });
+});
+
 describe('first requests to a cold version', () => {
   it('50 concurrent requests cause exactly one load', async () => {
     const cold = await startGateway({

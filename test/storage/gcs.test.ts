@@ -82,6 +82,16 @@ describe('GCS storage through the real client', () => {
     expect(readFileSync((await s.fetch(loc)).path, 'utf8')).toBe('some model bytes');
   });
 
+  it('checks crc32c when storage reports no md5 (composite objects)', async () => {
+    gcs.put('models-bkt', 'composite.onnx', 'composed of parts', { composite: true });
+    const loc = { kind: 'gcs' as const, bucket: 'models-bkt', object: 'composite.onnx' };
+    gcs.corrupt('models-bkt', 'composite.onnx');
+    const err = await store(gcs.host, path.join(temp.dir, 'crc-cache')).fetch(loc).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/crc32c .* != reported/) });
+    gcs.corrupt('models-bkt', 'composite.onnx', false);
+    expect(readFileSync((await store(gcs.host, path.join(temp.dir, 'crc-cache')).fetch(loc)).path, 'utf8')).toBe('composed of parts');
+  });
+
   it('maps storage answers to STORAGE_ERROR (502) and an unreachable host to MODEL_UNAVAILABLE (503)', async () => {
     await expect(store().fetch({ kind: 'gcs', bucket: 'models-bkt', object: 'missing.onnx' })).rejects.toMatchObject({
       code: 'STORAGE_ERROR',
