@@ -62,7 +62,10 @@ export interface GatewayServiceDeps {
 /** Called as soon as a version is chosen, so even failed responses can name it. */
 export type OnRouted = (model: string, version: string) => void;
 
-const CLIENT_ERRORS = new Set(['INVALID_INPUT', 'BAD_REQUEST', 'MALFORMED_JSON']);
+/** The caller's mistake: counted as client_error, never rescued by a fallback. */
+function isClientError(err: unknown): boolean {
+  return err instanceof GatewayError && (err.code === 'INVALID_INPUT' || err.code === 'BAD_REQUEST');
+}
 
 export class GatewayService {
   constructor(private readonly deps: GatewayServiceDeps) {}
@@ -99,39 +102,30 @@ export class GatewayService {
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
   private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown): VersionEntry | undefined {
     if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
-    if (err instanceof GatewayError && CLIENT_ERRORS.has(err.code)) return undefined;
+    if (isClientError(err)) return undefined;
     return findVersion(model, model.fallback);
   }
 
   private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
     const labels = { model: model.name, version: version.name };
     const started = performance.now();
-    let outcome: InferenceOutcome = 'server_error';
+    let outcome: InferenceOutcome = 'success';
     let lease: Lease | undefined;
     try {
       lease = await this.deps.cache.acquire(model.name, version);
-      const signature = lease.session.signature;
-      let feeds;
-      let outputNames;
-      try {
-        feeds = encodeInputs(signature, request.inputs);
-        outputNames = selectOutputs(signature, request.outputs);
-      } catch (err) {
-        outcome = 'client_error';
-        throw err;
-      }
-      let raw;
-      try {
-        raw = await lease.session.run(feeds, outputNames);
-      } catch (err) {
+      const feeds = encodeInputs(lease.session.signature, request.inputs);
+      const outputNames = selectOutputs(lease.session.signature, request.outputs);
+      const raw = await lease.session.run(feeds, outputNames).catch((err: unknown) => {
         throw new GatewayError('INFERENCE_FAILED', `model "${model.name}" version "${version.name}" failed: ${String(err)}`, { cause: err });
-      }
+      });
       const outputs = outputNames.flatMap((name) => {
         const t = raw[name];
         return t ? [{ name, ...decodeOutput(t) }] : [];
       });
-      outcome = 'success';
       return { model: model.name, version: version.name, reason, outputs };
+    } catch (err) {
+      outcome = isClientError(err) ? 'client_error' : 'server_error';
+      throw err;
     } finally {
       lease?.release();
       this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
