@@ -82,9 +82,17 @@ interface Failure {
 
 export type VersionState = 'loaded' | 'loadable' | 'failed';
 
+// Version entries are immutable and shared by every request of a revision: key each once.
+const keys = new WeakMap<VersionEntry, string>();
+
 export function cacheKey(model: string, version: VersionEntry): string {
-  // The location is part of the key: repointing a version at a new file loads it afresh.
-  return `${model}\u0000${version.name}\u0000${formatLocation(version.location)}`;
+  let key = keys.get(version);
+  if (key === undefined) {
+    // The location is part of the key: repointing a version at a new file loads it afresh.
+    key = `${model}\u0000${version.name}\u0000${formatLocation(version.location)}`;
+    keys.set(version, key);
+  }
+  return key;
 }
 
 export class ModelCache {

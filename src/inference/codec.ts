@@ -89,16 +89,17 @@ function encodeOne(spec: TensorSpec, t: JsonTensor): HostTensor {
 
 /** Checks names against the signature, then each tensor; returns feeds for the session. */
 export function encodeInputs(signature: Signature, inputs: ReadonlyMap<string, JsonTensor>): Record<string, HostTensor> {
-  const expected = signature.inputs.map((i) => `"${i.name}" ${i.type}${shapeText(i)}`).join(', ');
+  // Only built when a request is wrong: this runs on every request.
+  const expected = () => signature.inputs.map((i) => `"${i.name}" ${i.type}${shapeText(i)}`).join(', ');
   for (const name of inputs.keys()) {
     if (!signature.inputs.some((i) => i.name === name)) {
-      throw invalid(`unknown input "${name}"; the model takes ${expected}`);
+      throw invalid(`unknown input "${name}"; the model takes ${expected()}`);
     }
   }
   const feeds: Record<string, HostTensor> = {};
   for (const spec of signature.inputs) {
     const t = inputs.get(spec.name);
-    if (!t) throw invalid(`missing input "${spec.name}"; the model takes ${expected}`);
+    if (!t) throw invalid(`missing input "${spec.name}"; the model takes ${expected()}`);
     feeds[spec.name] = encodeOne(spec, t);
   }
   return feeds;
