@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # A small image for Cloud Run or Kubernetes: compiled JavaScript, production dependencies only,
 # onnxruntime's CPU library for this platform only, running as the non-root `node` user.
+# Downloaded models go to /tmp (writable by `node`); mount a volume and set MODEL_CACHE_DIR
+# to keep them across restarts.
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # --ignore-scripts: nothing here needs an install script (onnxruntime-node's would fetch CUDA).
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# The npm cache lives in a BuildKit cache mount, never in a layer.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -15,19 +18,17 @@ FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \
     MODEL_REGISTRY=config/models.yaml \
-    MODEL_CACHE_DIR=/var/cache/model-gateway
+    MODEL_CACHE_DIR=/tmp/model-gateway-cache
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Production dependencies only; then drop onnxruntime binaries for other platforms and CPUs.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && ort=node_modules/onnxruntime-node/bin/napi-v6 \
  && arch="$(node -p process.arch)" \
  && find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
- && find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} + \
- && npm cache clean --force
+ && find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} +
 COPY --from=build /app/dist ./dist
 COPY config ./config
-RUN mkdir -p /var/cache/model-gateway && chown node:node /var/cache/model-gateway
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/v2/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -1,9 +1,9 @@
-// No Docker engine runs on CI machines, so the image cannot be built here. Instead: the
-// Dockerfile's structure is checked, and its runtime stage's install step is executed verbatim
-// in a temp folder laid out like the image, which is then inspected and served from as an
-// unprivileged user.
+// No Docker engine runs on CI machines, so the image cannot be built with docker here. Instead
+// the Dockerfile is checked for structure, then its stages are carried out by a small
+// interpreter (WORKDIR, COPY, ENV, RUN; each stage in its own temp root on this machine's Node),
+// and the resulting runtime tree is inspected and served from as an unprivileged user.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT } from '../support/harness.js';
@@ -13,45 +13,52 @@ interface Instruction {
   readonly args: string;
 }
 
-function stages(dockerfile: string): Instruction[][] {
-  const logical = dockerfile
+interface Stage {
+  readonly name: string;
+  readonly base: string;
+  readonly steps: Instruction[];
+}
+
+function parseDockerfile(text: string): Stage[] {
+  const stages: Stage[] = [];
+  const lines = text
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  const out: Instruction[][] = [];
-  for (const line of logical) {
+  for (const line of lines) {
     const [op = '', ...rest] = line.split(/\s+/);
-    const ins = { op: op.toUpperCase(), args: rest.join(' ') };
-    if (ins.op === 'FROM') out.push([ins]);
-    else out.at(-1)?.push(ins);
+    const args = rest.join(' ');
+    if (op.toUpperCase() === 'FROM') {
+      const m = /^(\S+)(?: AS (\S+))?$/i.exec(args);
+      stages.push({ base: m?.[1] ?? '', name: m?.[2] ?? String(stages.length), steps: [] });
+    } else {
+      stages.at(-1)?.steps.push({ op: op.toUpperCase(), args });
+    }
   }
-  return out;
+  return stages;
 }
 
-const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
-const all = stages(dockerfile);
-const runtime = all.at(-1) ?? [];
-const runtimeOps = (op: string) => runtime.filter((i) => i.op === op);
+const stages = parseDockerfile(readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+const runtime = stages.at(-1) as Stage;
+const steps = (stage: Stage, op: string) => stage.steps.filter((s) => s.op === op).map((s) => s.args);
 
 describe('Dockerfile', () => {
   it('builds in one stage and runs from a slim Node 22 stage without dev dependencies or sources', () => {
-    expect(all.length).toBeGreaterThanOrEqual(2);
-    expect(runtime[0]?.args).toMatch(/^node:22-[a-z]+-slim AS runtime$/);
-    const install = runtimeOps('RUN').find((r) => r.args.includes('npm ci'));
-    expect(install?.args).toContain('--omit=dev');
-    expect(install?.args).toContain('--ignore-scripts');
-    const copies = runtimeOps('COPY').map((c) => c.args);
+    expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
+    expect(runtime.base).toMatch(/^node:22-[a-z]+-slim$/);
+    const install = steps(runtime, 'RUN').find((r) => r.includes('npm ci'));
+    expect(install).toContain('--omit=dev');
+    expect(install).toContain('--ignore-scripts');
+    const copies = steps(runtime, 'COPY');
     expect(copies).toContain('--from=build /app/dist ./dist');
     expect(copies.some((c) => /node_modules|src|test/.test(c))).toBe(false);
   });
 
   it('runs as the non-root node user, node as PID 1 with the exec form', () => {
-    const users = runtimeOps('USER').map((u) => u.args);
-    expect(users.at(-1)).toBe('node');
-    const cmd = runtimeOps('CMD').at(-1)?.args;
-    expect(JSON.parse(cmd ?? 'null')).toEqual(['node', 'dist/server.js']);
-    expect(runtimeOps('ENV').map((e) => e.args).join(' ')).toContain('PORT=8080');
+    expect(steps(runtime, 'USER').at(-1)).toBe('node');
+    expect(JSON.parse(steps(runtime, 'CMD').at(-1) ?? 'null')).toEqual(['node', 'dist/server.js']);
+    expect(steps(runtime, 'ENV').join(' ')).toContain('PORT=8080');
   });
 
   it('.dockerignore keeps node_modules, dist and tests out of the build context', () => {
@@ -60,34 +67,60 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('the runtime stage, executed', () => {
+describe('the Dockerfile, carried out stage by stage', () => {
   const temp = makeTempDir('mg-image-');
-  const app = path.join(temp.dir, 'app');
+  const roots = new Map<string, { root: string; workdir: string; env: Record<string, string> }>();
+  const ignored = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter(Boolean);
+  const inContext = (src: string) => !ignored.some((i) => path.relative(REPO_ROOT, src).split(path.sep)[0] === i);
+
   beforeAll(() => {
-    cpSync(REPO_ROOT, app, {
-      recursive: true,
-      filter: (src) => {
-        const rel = path.relative(REPO_ROOT, src);
-        return rel === '' || ['package.json', 'package-lock.json', '.npmrc'].includes(rel);
-      },
-    });
-    const install = runtimeOps('RUN').find((r) => r.args.includes('npm ci'));
-    execFileSync('sh', ['-ec', install?.args ?? 'false'], { cwd: app, stdio: 'pipe', timeout: 240_000 });
-    cpSync(path.join(REPO_ROOT, 'dist'), path.join(app, 'dist'), { recursive: true });
-    cpSync(path.join(REPO_ROOT, 'config'), path.join(app, 'config'), { recursive: true });
-    // Readable by an unprivileged user, like the image's files are by `node`.
-    chmodSync(temp.dir, 0o755);
-  }, 300_000);
+    for (const stage of stages) {
+      const root = path.join(temp.dir, stage.name);
+      const state = { root, workdir: path.join(root, 'app'), env: {} as Record<string, string> };
+      roots.set(stage.name, state);
+      for (const { op, args } of stage.steps) {
+        if (op === 'WORKDIR') {
+          state.workdir = path.join(root, args);
+          mkdirSync(state.workdir, { recursive: true });
+        } else if (op === 'ENV') {
+          for (const m of args.matchAll(/(\w+)=(\S+)/g)) state.env[m[1] ?? ''] = m[2] ?? '';
+        } else if (op === 'COPY') {
+          const parts = args.split(/\s+/);
+          const from = parts[0]?.startsWith('--from=') ? roots.get(parts.shift()?.slice(7) ?? '')?.root : undefined;
+          const rawDest = parts.pop() ?? '.';
+          const dest = path.resolve(state.workdir, rawDest);
+          // Docker: a directory's contents go to dest; a file goes into dest when dest ends in
+          // "/" or several sources are given, else becomes dest.
+          const intoDir = rawDest.endsWith('/') || parts.length > 1;
+          for (const src of parts) {
+            const source = from ? path.join(from, src) : path.join(REPO_ROOT, src);
+            const target = statSync(source).isDirectory() || !intoDir ? dest : path.join(dest, path.basename(src));
+            cpSync(source, target, { recursive: true, filter: from ? undefined : inContext });
+          }
+        } else if (op === 'RUN') {
+          const command = args.replace(/^(--mount=\S+\s+)+/, '');
+          execFileSync('sh', ['-ec', command], { cwd: state.workdir, env: { ...process.env, ...state.env }, stdio: 'pipe', timeout: 300_000 });
+        }
+      }
+    }
+    chmodSync(temp.dir, 0o755); // readable by an unprivileged user, as the image is by `node`
+  }, 600_000);
   afterAll(() => temp.cleanup());
 
+  const app = () => roots.get('runtime')?.workdir ?? '';
+
   function files(dir: string): string[] {
-    return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-      d.isDirectory() ? files(path.join(dir, d.name)) : [path.join(dir, d.name)],
-    );
+    return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : [path.join(dir, d.name)]));
   }
 
+  it('holds compiled code and config only, no sources or tests', () => {
+    expect(readdirSync(app()).sort()).toEqual(['.npmrc', 'config', 'dist', 'node_modules', 'package-lock.json', 'package.json']);
+    expect(existsSync(path.join(app(), 'dist/server.js'))).toBe(true);
+    expect(existsSync(path.join(app(), 'config/models.yaml'))).toBe(true);
+  });
+
   it('installs no dev dependencies, and no GPU or other-platform onnxruntime libraries', () => {
-    const modules = path.join(app, 'node_modules');
+    const modules = path.join(app(), 'node_modules');
     for (const dev of ['typescript', 'vitest', 'tsx', 'onnx-proto', 'ajv']) expect(existsSync(path.join(modules, dev)), dev).toBe(false);
     for (const prod of ['koa', 'onnxruntime-node', '@google-cloud/storage', 'prom-client']) expect(existsSync(path.join(modules, prod)), prod).toBe(true);
     const all = files(modules);
@@ -99,13 +132,14 @@ describe('the runtime stage, executed', () => {
     expect(megabytes).toBeLessThan(150);
   });
 
-  it('serves /predict from that tree as an unprivileged user', async () => {
+  it('serves /predict with the image environment as an unprivileged user', async () => {
+    const env = roots.get('runtime')?.env ?? {};
     const cacheDir = path.join(temp.dir, 'cache');
-    execFileSync('mkdir', ['-p', cacheDir]);
+    mkdirSync(cacheDir);
     chmodSync(cacheDir, 0o777);
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'dist/server.js'], {
-      cwd: app,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', MODEL_CACHE_DIR: cacheDir, MODEL_REGISTRY: 'config/models.yaml' },
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...(JSON.parse(steps(runtime, 'CMD').at(-1) ?? '[]') as string[]).slice(1)], {
+      cwd: app(),
+      env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', MODEL_CACHE_DIR: cacheDir },
     });
     try {
       let output = '';
