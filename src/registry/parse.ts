@@ -124,9 +124,14 @@ function buildModel(
       at([...vpath, 'uri'], e instanceof LocationError ? e.message : String(e));
       continue;
     }
-    if (location.kind === 'file' && !roots.some((r) => isInside(r, location.path))) {
-      at([...vpath, 'uri'], `"${v.uri}" is outside the registry's folder, the working directory and MODEL_ROOTS`);
-      continue;
+    if (location.kind === 'file') {
+      const file = location.path;
+      if (!roots.some((r) => isInside(r, file))) {
+        at([...vpath, 'uri'], `"${v.uri}" is outside the registry's folder, the working directory and MODEL_ROOTS`);
+        continue;
+      }
+      // Checked again with symlinks followed when the file is opened (storage/store.ts).
+      location = Object.freeze({ ...location, within: roots });
     }
     versions.push(Object.freeze({ name: vname, uri: v.uri, location, weight: v.weight, shadow: v.shadow }));
   }

@@ -4,7 +4,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export type Location =
   | { readonly kind: 'gcs'; readonly bucket: string; readonly object: string }
-  | { readonly kind: 'file'; readonly path: string };
+  | {
+      readonly kind: 'file';
+      readonly path: string;
+      /** Folders the file must really (symlinks followed) lie in when opened; unset = anywhere. */
+      readonly within?: readonly string[];
+    };
 
 const GCS_RE = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\/(.+)$/;
 

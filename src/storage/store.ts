@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import type { Storage } from '@google-cloud/storage';
 import { GatewayError } from '../errors/catalogue.js';
 import { GcsStore, type StoredFile } from './gcs.js';
-import { formatLocation, type Location } from './location.js';
+import { formatLocation, isInside, type Location } from './location.js';
 
 export type { StoredFile } from './gcs.js';
 
@@ -28,6 +28,7 @@ export function createBlobStore(options: StoreOptions): BlobStore {
     async fetch(loc) {
       if (loc.kind === 'gcs') return gcsStore().fetch(loc.bucket, loc.object);
       const st = await localStat(loc.path);
+      if (loc.within) await checkContained(loc.path, loc.within);
       return { path: loc.path, bytes: st.size, contentVersion: `${st.size}-${st.mtimeMs}` };
     },
     async readText(loc) {
@@ -39,6 +40,18 @@ export function createBlobStore(options: StoreOptions): BlobStore {
       return { text: await fs.readFile(loc.path, 'utf8'), contentVersion: `${st.size}-${st.mtimeMs}` };
     },
   };
+
+  /** A symlink must not lead a registry path out of the folders it was allowed into. */
+  async function checkContained(p: string, within: readonly string[]): Promise<void> {
+    const real = await fs.realpath(p);
+    const roots = await Promise.all(within.map((r) => fs.realpath(r).catch(() => r)));
+    if (!roots.some((r) => isInside(r, real))) {
+      throw new GatewayError('MODEL_UNAVAILABLE', `${formatLocation({ kind: 'file', path: p })} resolves to ${real}, outside the allowed folders`, {
+        retryAfterSeconds: 5,
+        publicMessage: 'the model file is not available',
+      });
+    }
+  }
 
   async function localStat(p: string) {
     try {

@@ -20,6 +20,10 @@ models:
     versions: { "1": { uri: odd.onnx, weight: 1 } }
   seq:
     versions: { "1": { uri: seq.onnx, weight: 1 } }
+  mixed:
+    versions:
+      small: { uri: ab/1.onnx, weight: 1 }
+      big: { uri: grid.onnx, weight: 3 }
   rescued:
     versions:
       "1": { uri: ab/1.onnx, weight: 0 }
@@ -202,6 +206,10 @@ describe('V2 inference protocol', () => {
       inputs: [{ name: 'grid', datatype: 'FP32', shape: [2, 3] }],
       outputs: [{ name: 'sum', datatype: 'FP32', shape: [2, 1] }],
     });
+    const mixed = await gw.get('/v2/models/mixed');
+    expect(mixed.body).toMatchObject({ versions: ['small', 'big'], inputs: [{ name: 'grid', shape: [2, 3] }] });
+    const small = await gw.get('/v2/models/mixed/versions/small');
+    expect(small.body).toMatchObject({ inputs: [{ name: 'x', shape: [-1, 1] }] });
     const ab = await gw.get('/v2/models/ab/versions/canary');
     expect(ab.body).toMatchObject({ name: 'ab', versions: ['1', '2'], inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }] });
     expect((await gw.get('/v2/models/ab/versions/7')).status).toBe(404);

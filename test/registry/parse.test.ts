@@ -43,8 +43,8 @@ describe('parseRegistry', () => {
       ['3', 0, 0.05],
     ]);
     expect(iris?.versions[0]?.location).toEqual({ kind: 'gcs', bucket: 'ml-models', object: 'iris/1/model.onnx' });
-    expect(iris?.versions[1]?.location).toEqual({ kind: 'file', path: path.join(dir, 'iris/2/model.onnx') });
-    expect(iris?.versions[2]?.location).toEqual({ kind: 'file', path: '/srv/registry/iris/3.onnx' });
+    expect(iris?.versions[1]?.location).toEqual({ kind: 'file', path: path.join(dir, 'iris/2/model.onnx'), within: ['/srv/app', dir] });
+    expect(iris?.versions[2]?.location).toMatchObject({ kind: 'file', path: '/srv/registry/iris/3.onnx' });
     expect(iris?.sticky).toBe('x-user-id');
     expect(iris?.fallback).toBe('1');
     expect(iris?.guard).toEqual({ maxErrorRate: 0.05, maxP99Ms: 250, minRequests: 100, windowSeconds: 60 });
@@ -129,7 +129,11 @@ describe('parseRegistry', () => {
     const text = 'models: { m: { versions: { "1": { uri: /opt/models/m.onnx, weight: 1 } } } }';
     expect(problemsOf(text)[0]).toMatchObject({ path: 'models.m.versions.1.uri' });
     expect(problemsOf('models: { m: { versions: { "1": { uri: ../../etc/m.onnx, weight: 1 } } } }')[0]?.message).toContain('outside');
-    expect(parse(text, ['/opt/models']).models.get('m')?.versions[0]?.location).toEqual({ kind: 'file', path: '/opt/models/m.onnx' });
+    expect(parse(text, ['/opt/models']).models.get('m')?.versions[0]?.location).toEqual({
+      kind: 'file',
+      path: '/opt/models/m.onnx',
+      within: ['/srv/app', '/opt/models', dir],
+    });
     expect(parse('models: { m: { versions: { "1": { uri: /srv/app/m.onnx, weight: 1 } } } }').models.size).toBe(1);
   });
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/catalogue.js';
@@ -104,6 +104,25 @@ describe('GCS storage through the real client', () => {
     await expect(store('http://127.0.0.1:1').fetch({ kind: 'gcs', bucket: 'models-bkt', object: 'flaky.onnx' })).rejects.toMatchObject({
       code: 'MODEL_UNAVAILABLE',
     });
+  });
+
+  it('refuses a local file whose symlink leads outside the folders it was allowed into', async () => {
+    const allowed = path.join(temp.dir, 'allowed');
+    const outside = path.join(temp.dir, 'outside');
+    mkdirSync(allowed, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(path.join(outside, 'secret.onnx'), 'x');
+    writeFileSync(path.join(allowed, 'real.onnx'), 'y');
+    symlinkSync(path.join(outside, 'secret.onnx'), path.join(allowed, 'link.onnx'));
+    symlinkSync(path.join(allowed, 'real.onnx'), path.join(allowed, 'inner-link.onnx'));
+    const s = store();
+    await expect(s.fetch({ kind: 'file', path: path.join(allowed, 'link.onnx'), within: [allowed] })).rejects.toMatchObject({
+      code: 'MODEL_UNAVAILABLE',
+      message: expect.stringContaining('outside the allowed folders'),
+      publicMessage: 'the model file is not available',
+    });
+    expect((await s.fetch({ kind: 'file', path: path.join(allowed, 'inner-link.onnx'), within: [allowed] })).bytes).toBe(1);
+    expect((await s.fetch({ kind: 'file', path: path.join(allowed, 'link.onnx') })).bytes).toBe(1); // no constraint given
   });
 
   it('reads local files and reports a missing one as MODEL_UNAVAILABLE', async () => {
