@@ -80,7 +80,7 @@ describe('chooseVersion', () => {
     const live = { '1': 0, '2': 0 } as Record<string, number>;
     for (let i = 0; i < n; i++) live[chooseVersion(m, {}, { random: Math.random, hash: stableHash }).version.name]!++;
     const chiLive = Object.values(live).reduce((s, c) => s + (c - n / 2) ** 2 / (n / 2), 0);
-    expect(chiLive).toBeLessThan(10.83);
+    expect(chiLive).toBeLessThan(23.93); // p = 1e-6: unseeded, so this must not flake
   });
 
   it('sticks a caller to one version, independently of randomness', () => {
