@@ -1,32 +1,13 @@
 // The entry point as users run it: `npm start` on the default registry, the README's curl
 // examples against it, clean shutdown on SIGTERM, and refusal of a bad registry or environment.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT, writeFile } from './support/harness.js';
+import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(command: string, args: string[], env: Record<string, string>): Promise<Started> {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', ...env }, detached: true });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /"port":(\d+),.*"msg":"listening"/.exec(output);
-      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}`, output: () => output, exited });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
-  });
+function start(command: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess(command, args, { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', ...env }, detached: true });
 }
 
 async function waitReady(url: string): Promise<void> {
@@ -60,7 +41,7 @@ function readmeExamples(): CurlExample[] {
 }
 
 describe('npm start', () => {
-  let server: Started;
+  let server: ServerProcess;
   const temp = makeTempDir();
   beforeAll(async () => {
     server = await start('npm', ['start', '--silent'], { MODEL_CACHE_DIR: path.join(temp.dir, 'cache') });
@@ -120,11 +101,7 @@ describe('the entry point', () => {
     const temp = makeTempDir();
     try {
       const file = writeFile(temp.dir, 'bad.yaml', 'models:\n  m:\n    versions:\n      "1": { uri: m.onnx, weight: -2 }\n    fallback: "3"\n');
-      const child = spawn('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, MODEL_REGISTRY: file, PORT: '0' } });
-      let output = '';
-      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      const code = await new Promise((resolve) => child.on('exit', resolve));
+      const { code, output } = await runToExit('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, MODEL_REGISTRY: file, PORT: '0' } });
       expect(code).toBe(1);
       expect(output).toContain('models.m.versions.1.weight (line 4): must be >= 0');
     } finally {
@@ -133,10 +110,7 @@ describe('the entry point', () => {
   });
 
   it('refuses an invalid environment with exit 1 naming the variable', async () => {
-    const child = spawn('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'loud' } });
-    let output = '';
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const { code, output } = await runToExit('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'loud' } });
     expect(code).toBe(1);
     expect(output).toContain('PORT=eighty');
     expect(output).toContain('LOG_LEVEL=loud');

@@ -6,7 +6,6 @@ import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors/catalogue.js';
 import type { SessionFactory, ModelSession } from '../inference/session.js';
-import { ModelLoadError } from '../inference/session.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { CacheLimits, VersionEntry } from '../registry/revision.js';
 import { formatLocation } from '../storage/location.js';
@@ -134,7 +133,8 @@ export class ModelCache {
       }
       const status: LRUCache.Status<string, Entry, LoadTarget> = {};
       const entry = await this.lru.fetch(key, { context: { model, version }, status });
-      this.publishGauges();
+      // Only a load changes the cache's contents (evictions publish via disposeAfter).
+      if (status.fetch !== 'hit') this.publishGauges();
       if (!counted) {
         this.options.metrics.cacheLookups.inc({ model, result: status.fetch === 'hit' ? 'hit' : 'miss' });
         counted = true;
@@ -217,7 +217,7 @@ export class ModelCache {
 function loadFailure(target: LoadTarget, err: unknown): GatewayError {
   const what = `model "${target.model}" version "${target.version.name}"`;
   if (err instanceof GatewayError) return err;
-  const detail = err instanceof ModelLoadError || err instanceof Error ? err.message : String(err);
+  const detail = err instanceof Error ? err.message : String(err);
   return new GatewayError('MODEL_UNAVAILABLE', `${what} cannot be loaded: ${detail}`, {
     cause: err,
     publicMessage: `${what} cannot be loaded`,

@@ -18,8 +18,6 @@ export const ERROR_CATALOGUE = {
   STORAGE_ERROR: { status: 502, expose: false, publicMessage: 'model storage answered with an error' },
   INFERENCE_FAILED: { status: 500, expose: false, publicMessage: 'the model failed while running' },
   TIMEOUT: { status: 504, expose: true },
-  NOT_READY: { status: 503, expose: true },
-  INVALID_REGISTRY: { status: 500, expose: false, publicMessage: 'the model registry is invalid' },
   INTERNAL: { status: 500, expose: false, publicMessage: 'internal error' },
 } as const satisfies Record<string, { status: number; expose: boolean; publicMessage?: string }>;
 

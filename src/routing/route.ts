@@ -26,6 +26,13 @@ export interface RouteDecision {
 }
 
 export type WeightOf = (version: VersionEntry) => number;
+
+/** The version a name or alias points at; VERSION_NOT_FOUND when neither exists. */
+export function requireVersion(model: ModelEntry, ref: string): VersionEntry {
+  const version = resolveVersionRef(model, ref);
+  if (!version) throw new GatewayError('VERSION_NOT_FOUND', `model "${model.name}" has no version or alias "${ref}"`);
+  return version;
+}
 const declaredWeight: WeightOf = (v) => v.weight;
 
 export function chooseVersion(
@@ -34,13 +41,7 @@ export function chooseVersion(
   deps: RouteDeps,
   weightOf: WeightOf = declaredWeight,
 ): RouteDecision {
-  if (request.explicit !== undefined) {
-    const version = resolveVersionRef(model, request.explicit);
-    if (!version) {
-      throw new GatewayError('VERSION_NOT_FOUND', `model "${model.name}" has no version or alias "${request.explicit}"`);
-    }
-    return { version, reason: 'explicit' };
-  }
+  if (request.explicit !== undefined) return { version: requireVersion(model, request.explicit), reason: 'explicit' };
   const live = model.versions.filter((v) => weightOf(v) > 0);
   if (live.length === 0) {
     // Validation forbids this for declared weights; only an over-eager override could cause it.

@@ -8,8 +8,8 @@ import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
-import { findVersion, primaryVersion, resolveVersionRef, type ModelEntry, type VersionEntry } from '../registry/revision.js';
-import { chooseVersion, type RouteDeps, type RouteReason } from '../routing/route.js';
+import { findVersion, primaryVersion, type ModelEntry, type VersionEntry } from '../registry/revision.js';
+import { chooseVersion, requireVersion, type RouteDeps, type RouteReason } from '../routing/route.js';
 
 export interface InferRequest {
   readonly model: string;
@@ -77,10 +77,7 @@ export class GatewayService {
   }
 
   version(model: ModelEntry, ref: string | undefined): VersionEntry {
-    if (ref === undefined) return primaryVersion(model);
-    const version = resolveVersionRef(model, ref);
-    if (!version) throw new GatewayError('VERSION_NOT_FOUND', `model "${model.name}" has no version or alias "${ref}"`);
-    return version;
+    return ref === undefined ? primaryVersion(model) : requireVersion(model, ref);
   }
 
   async infer(request: InferRequest, onRouted: OnRouted = () => {}): Promise<InferResult> {

@@ -2,11 +2,12 @@
 // the Dockerfile is checked for structure, then its stages are carried out by a small
 // interpreter (WORKDIR, COPY, ENV, RUN; each stage in its own temp root on this machine's Node),
 // and the resulting runtime tree is inspected and served from as an unprivileged user.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT } from '../support/harness.js';
+import { startServerProcess } from '../support/process.js';
 
 interface Instruction {
   readonly op: string;
@@ -137,25 +138,16 @@ describe('the Dockerfile, carried out stage by stage', () => {
     const cacheDir = path.join(temp.dir, 'cache');
     mkdirSync(cacheDir);
     chmodSync(cacheDir, 0o777);
-    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...(JSON.parse(steps(runtime, 'CMD').at(-1) ?? '[]') as string[]).slice(1)], {
+    const cmd = (JSON.parse(steps(runtime, 'CMD').at(-1) ?? '[]') as string[]).slice(1);
+    const server = await startServerProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...cmd], {
       cwd: app(),
       env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', MODEL_CACHE_DIR: cacheDir },
     });
     try {
-      let output = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (c: Buffer) => {
-          output += c.toString();
-          const m = /"port":(\d+),.*"msg":"listening"/.exec(output);
-          if (m) resolve(`http://127.0.0.1:${m[1]}`);
-        });
-        child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
-      });
-      const res = await fetch(`${url}/predict`, { method: 'POST', body: JSON.stringify({ model: 'scorer', version: '1', inputs: { x: [[1, 2, 3, 4]] } }) });
+      const res = await fetch(`${server.url}/predict`, { method: 'POST', body: JSON.stringify({ model: 'scorer', version: '1', inputs: { x: [[1, 2, 3, 4]] } }) });
       expect(await res.json()).toEqual({ model: 'scorer', version: '1', outputs: { y: [[15.1]] } });
     } finally {
-      child.kill('SIGTERM');
+      server.child.kill('SIGTERM');
     }
   });
 });
