@@ -2,7 +2,7 @@
 // and several apps in one process never collide). Label values come only from the registry:
 // callers' unknown model names never become series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Revision } from '../registry/revision.js';
+import { trafficShares, type Revision } from '../registry/revision.js';
 
 export type InferenceOutcome = 'success' | 'client_error' | 'server_error' | 'rejected';
 export const INFERENCE_OUTCOMES: readonly InferenceOutcome[] = ['success', 'client_error', 'server_error', 'rejected'];
@@ -70,10 +70,9 @@ export class GatewayMetrics {
     this.registryInfo.set({ revision: revision.id }, 1);
     const keep = new Map<string, { model: string; version: string }>();
     for (const model of revision.models.values()) {
-      const weights = model.versions.map((v) => weightOf(model.name, v.name, v.weight));
-      const total = weights.reduce((a, b) => a + b, 0);
+      const shares = trafficShares(model, (v) => weightOf(model.name, v.name, v.weight));
       for (const result of ['hit', 'miss']) this.cacheLookups.inc({ model: model.name, result }, 0);
-      model.versions.forEach((v, i) => {
+      for (const v of model.versions) {
         const labels = { model: model.name, version: v.name };
         keep.set(`${model.name}\u0000${v.name}`, labels);
         for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.inc({ ...labels, outcome }, 0);
@@ -82,8 +81,8 @@ export class GatewayMetrics {
         this.inferenceDuration.zero(labels);
         this.loadDuration.zero(labels);
         this.evictions.inc(labels, 0);
-        this.trafficWeight.set(labels, total > 0 ? (weights[i] ?? 0) / total : 0);
-      });
+        this.trafficWeight.set(labels, shares.get(v.name) ?? 0);
+      }
     }
     this.dropStale(keep);
   }

@@ -59,3 +59,9 @@ export function primaryVersion(model: ModelEntry): VersionEntry {
   if (best === undefined) throw new Error(`model ${model.name} has no versions`);
   return best;
 }
+
+/** Each version's share of the model's routed traffic (0–1), for the given effective weights. */
+export function trafficShares(model: ModelEntry, weightOf: (v: VersionEntry) => number = (v) => v.weight): Map<string, number> {
+  const total = model.versions.reduce((sum, v) => sum + weightOf(v), 0);
+  return new Map(model.versions.map((v) => [v.name, total > 0 ? weightOf(v) / total : 0]));
+}

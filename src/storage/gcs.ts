@@ -40,6 +40,17 @@ export interface StoredFile {
   readonly contentVersion: string;
 }
 
+/** The object changed since it was read: re-read, re-apply the edit, and try again. */
+export class WriteConflictError extends Error {
+  constructor(
+    readonly where: string,
+    readonly expected: string,
+  ) {
+    super(`${where} changed since it was read (expected version ${expected}); re-read and retry`);
+    this.name = 'WriteConflictError';
+  }
+}
+
 function describe(bucket: string, object: string): string {
   return `gs://${bucket}/${object}`;
 }
@@ -79,6 +90,26 @@ export class GcsStore {
       };
     } catch (err) {
       throw storageFailure(describe(bucket, object), err);
+    }
+  }
+
+  /**
+   * Replaces a small text object only if its generation is still `expectedGeneration`
+   * (ifGenerationMatch), so two writers can never silently overwrite each other.
+   */
+  async writeText(bucket: string, object: string, text: string, expectedGeneration: string): Promise<string> {
+    const where = describe(bucket, object);
+    try {
+      const file = this.storage.bucket(bucket).file(object);
+      await file.save(text, {
+        resumable: false,
+        contentType: object.endsWith('.json') ? 'application/json' : 'text/yaml',
+        preconditionOpts: { ifGenerationMatch: Number(expectedGeneration) },
+      });
+      return String(file.metadata.generation);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 412) throw new WriteConflictError(where, expectedGeneration);
+      throw storageFailure(where, err);
     }
   }
 

@@ -1,18 +1,35 @@
 // One door to model and registry bytes, whatever the scheme. The GCS client is created on first
 // use, so a gateway serving only local files never looks for cloud credentials.
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { GatewayError } from '../errors/catalogue.js';
-import { GcsStore, type StoredFile } from './gcs.js';
+import { GcsStore, WriteConflictError, type StoredFile } from './gcs.js';
 import { formatLocation, isInside, type Location } from './location.js';
 
-export type { StoredFile } from './gcs.js';
+export { WriteConflictError, type StoredFile } from './gcs.js';
 
 export interface BlobStore {
   /** The file on local disk, downloaded into the cache folder when remote. */
   fetch(loc: Location): Promise<StoredFile>;
   /** A small text object (the registry), with what identifies its content. */
   readText(loc: Location): Promise<{ text: string; contentVersion: string }>;
+  /**
+   * What `readText` would report as contentVersion now, as cheaply as the backend allows: a
+   * metadata request for gs:// (no download), a content hash for a local file.
+   */
+  probe(loc: Location): Promise<string>;
+  /**
+   * Replaces a text object only if it still has contentVersion `expected` (else
+   * WriteConflictError); returns the new contentVersion. Local files are replaced atomically.
+   */
+  writeText(loc: Location, text: string, expected: string): Promise<string>;
+}
+
+/** A local text's version: its content hash, so a rewrite with the same bytes is no change. */
+function textVersion(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 export interface StoreOptions {
@@ -36,8 +53,36 @@ export function createBlobStore(options: StoreOptions): BlobStore {
         const { text, generation } = await gcsStore().readText(loc.bucket, loc.object);
         return { text, contentVersion: generation };
       }
-      const st = await localStat(loc.path);
-      return { text: await fs.readFile(loc.path, 'utf8'), contentVersion: `${st.size}-${st.mtimeMs}` };
+      await localStat(loc.path);
+      const text = await fs.readFile(loc.path, 'utf8');
+      return { text, contentVersion: textVersion(text) };
+    },
+    async probe(loc) {
+      if (loc.kind === 'gcs') return (await gcsStore().stat(loc.bucket, loc.object)).generation;
+      await localStat(loc.path);
+      return textVersion(await fs.readFile(loc.path));
+    },
+    async writeText(loc, text, expected) {
+      if (loc.kind === 'gcs') return gcsStore().writeText(loc.bucket, loc.object, text, expected);
+      const current = textVersion(await fs.readFile(loc.path));
+      if (current !== expected) throw new WriteConflictError(formatLocation(loc), expected);
+      // Write beside the target, flush, then rename: readers see the old file or the new one,
+      // never a half-written registry, even across a crash.
+      const tmp = path.join(path.dirname(loc.path), `.${path.basename(loc.path)}.${randomUUID()}.tmp`);
+      const handle = await fs.open(tmp, 'w', (await fs.stat(loc.path)).mode);
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      try {
+        await fs.rename(tmp, loc.path);
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+      return textVersion(text);
     },
   };
 

@@ -31,6 +31,10 @@ export interface FakeGcs {
   /** Answer the next `count` requests with this HTTP status. */
   failNext(status: number, count?: number): void;
   mediaDownloads(bucket: string, object: string): number;
+  /** The newest generation's bytes as text, or undefined when the object does not exist. */
+  read(bucket: string, object: string): { text: string; generation: number } | undefined;
+  /** Uploads (simple or multipart) that were stored. */
+  uploads(bucket: string, object: string): number;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,29 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   let failures: { status: number; count: number } | undefined;
   let nextGeneration = 1_700_000_000_000_000;
   const keyOf = (bucket: string, object: string) => `${bucket}/${object}`;
+  const uploadCounts = new Map<string, number>();
+
+  function store(bucket: string, object: string, bytes: Buffer, composite = false): number {
+    const crc = new CRC32C();
+    crc.update(bytes);
+    const generation = nextGeneration++;
+    const list = objects.get(keyOf(bucket, object)) ?? [];
+    list.push({
+      bytes,
+      generation,
+      md5Hash: composite ? undefined : createHash('md5').update(bytes).digest('base64'),
+      crc32c: crc.toString(),
+      updated: new Date().toISOString(),
+    });
+    objects.set(keyOf(bucket, object), list);
+    return generation;
+  }
+
+  function latest(bucket: string, object: string, generation: number): StoredObject {
+    const found = objects.get(keyOf(bucket, object))?.find((o) => o.generation === generation);
+    if (!found) throw new Error('stored object vanished');
+    return found;
+  }
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -53,6 +80,31 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     if (failures && failures.count > 0) {
       failures.count--;
       send(failures.status, { error: { code: failures.status, message: 'injected failure' } });
+      return;
+    }
+    const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
+    if (upload && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const bucket = decodeURIComponent(upload[1] ?? '');
+        const object = url.searchParams.get('name') ?? '';
+        const bytes = uploadedBytes(req.headers['content-type'] ?? '', Buffer.concat(chunks));
+        const current = objects.get(keyOf(bucket, object))?.at(-1);
+        const match = url.searchParams.get('ifGenerationMatch');
+        // GCS semantics: ifGenerationMatch=0 means "only if it does not exist yet".
+        if (match !== null && match !== String(current?.generation ?? 0)) {
+          send(412, { error: { code: 412, message: 'At least one of the pre-conditions you specified did not hold.' } });
+          return;
+        }
+        if (!object || bytes === undefined) {
+          send(400, { error: { code: 400, message: 'bad upload' } });
+          return;
+        }
+        const generation = store(bucket, object, bytes);
+        uploadCounts.set(keyOf(bucket, object), (uploadCounts.get(keyOf(bucket, object)) ?? 0) + 1);
+        send(200, describeObject(bucket, object, latest(bucket, object, generation)));
+      });
       return;
     }
     const m = /^(?:\/download)?\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
@@ -84,19 +136,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       res.end(bytes);
       return;
     }
-    send(200, {
-      kind: 'storage#object',
-      id: `${bucket}/${object}/${obj.generation}`,
-      name: object,
-      bucket,
-      generation: String(obj.generation),
-      metageneration: '1',
-      size: String(obj.bytes.length),
-      md5Hash: obj.md5Hash,
-      crc32c: obj.crc32c,
-      contentType: 'application/octet-stream',
-      updated: obj.updated,
-    });
+    send(200, describeObject(bucket, object, obj));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -105,20 +145,14 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     host: `http://127.0.0.1:${port}`,
     requests,
     put(bucket, object, content, options = {}) {
-      const bytes = Buffer.from(content);
-      const crc = new CRC32C();
-      crc.update(bytes);
-      const generation = nextGeneration++;
-      const list = objects.get(keyOf(bucket, object)) ?? [];
-      list.push({
-        bytes,
-        generation,
-        md5Hash: options.composite ? undefined : createHash('md5').update(bytes).digest('base64'),
-        crc32c: crc.toString(),
-        updated: new Date().toISOString(),
-      });
-      objects.set(keyOf(bucket, object), list);
-      return generation;
+      return store(bucket, object, Buffer.from(content), options.composite ?? false);
+    },
+    read(bucket, object) {
+      const obj = objects.get(keyOf(bucket, object))?.at(-1);
+      return obj ? { text: obj.bytes.toString('utf8'), generation: obj.generation } : undefined;
+    },
+    uploads(bucket, object) {
+      return uploadCounts.get(keyOf(bucket, object)) ?? 0;
     },
     corrupt(bucket, object, on = true) {
       if (on) corrupted.add(keyOf(bucket, object));
@@ -136,4 +170,42 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function describeObject(bucket: string, object: string, obj: StoredObject): Record<string, unknown> {
+  return {
+    kind: 'storage#object',
+    id: `${bucket}/${object}/${obj.generation}`,
+    name: object,
+    bucket,
+    generation: String(obj.generation),
+    metageneration: '1',
+    size: String(obj.bytes.length),
+    md5Hash: obj.md5Hash,
+    crc32c: obj.crc32c,
+    contentType: 'application/octet-stream',
+    updated: obj.updated,
+  };
+}
+
+/** The media of a simple (raw body) or multipart/related (metadata part, then media) upload. */
+function uploadedBytes(contentType: string, body: Buffer): Buffer | undefined {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  if (!contentType.startsWith('multipart/') || boundary === undefined) return body;
+  const parts: Buffer[] = [];
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const start = at + delimiter.length;
+    const next = body.indexOf(delimiter, start);
+    if (next === -1) break;
+    parts.push(body.subarray(start, next));
+    at = next;
+  }
+  const media = parts[1];
+  if (!media) return undefined;
+  const headerEnd = media.indexOf('\r\n\r\n');
+  if (headerEnd === -1) return undefined;
+  // Each part ends with the CRLF that precedes the next delimiter.
+  return media.subarray(headerEnd + 4, media.length - 2);
 }
