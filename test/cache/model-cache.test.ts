@@ -119,3 +119,39 @@ describe('ModelCache', () => {
     await cache.close();
   });
 });
+
+describe('ModelCache under pressure (more concurrent cold versions than maxModels)', () => {
+  it('answers every request when 40 requests load 4 versions at once into a 1-model cache, and releases each session exactly once', async () => {
+    const { cache, factory, metrics } = setup({ maxModels: 1, maxBytes: 2 ** 30 });
+    factory.delayMs = 20;
+    const vs = ['p', 'qq', 'rrr', 'ssss'].map((n) => version(n));
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, async (_, i) => {
+        const v = vs[i % 4] as VersionEntry;
+        const lease = await cache.acquire('m', v);
+        try {
+          const out = await lease.session.run({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(1) } }, ['y']);
+          return (out.y?.data as Float32Array)[0];
+        } finally {
+          lease.release();
+        }
+      }),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    // Each answer came from its own version: y = len(name) * x.
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : undefined))).toEqual(Array.from({ length: 40 }, (_, i) => (i % 4) + 1));
+    expect(factory.created).toHaveLength(4);
+    await new Promise((r) => setImmediate(r));
+    expect(cache.loaded()).toHaveLength(1);
+    // Every session but the one still cached was released, and none twice.
+    expect(factory.released).toHaveLength(3);
+    expect(new Set(factory.released).size).toBe(3);
+    const text = await metrics.text();
+    const loads = vs.reduce((n, v) => n + (sampleValue(text, 'gateway_model_loads_total', { model: 'm', version: v.name, result: 'success' }) ?? 0), 0);
+    const evictions = vs.reduce((n, v) => n + (sampleValue(text, 'gateway_model_evictions_total', { model: 'm', version: v.name }) ?? 0), 0);
+    expect(loads - evictions).toBe(sampleValue(text, 'gateway_models_loaded'));
+    await cache.close();
+    await new Promise((r) => setImmediate(r));
+    expect(factory.released).toHaveLength(4);
+  });
+});
