@@ -1,5 +1,5 @@
-// The composition root: wires storage → registry → cache → service → HTTP from plain options.
-// The server entry and the tests both build gateways here; neither reads globals.
+// The composition root: wires storage → registry → cache → rollout → service → HTTP from plain
+// options. The server entry and the tests both build gateways here; neither reads globals.
 import type Koa from 'koa';
 import type { StorageOptions } from '@google-cloud/storage';
 import { ModelCache } from './cache/model-cache.js';
@@ -8,40 +8,66 @@ import type { HttpLogger } from './http/middleware.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { RegistryHolder } from './registry/holder.js';
-import { loadRegistry, type LoadedRegistry } from './registry/load.js';
+import { singleModelSource, storeSource, type RegistrySource } from './registry/source.js';
 import { stableHash, type RouteDeps } from './routing/route.js';
+import { RolloutController } from './rollout/controller.js';
+import { Guard } from './rollout/guard.js';
+import { Reloader } from './rollout/reloader.js';
+import { TrafficControl } from './rollout/traffic.js';
+import { AdminService } from './service/admin-service.js';
 import { GatewayService } from './service/gateway-service.js';
+import { ShadowRunner } from './service/shadow.js';
 import { createGcsClient } from './storage/gcs.js';
 import { createBlobStore, type BlobStore } from './storage/store.js';
+
+export interface GatewayLogger extends HttpLogger {
+  debug(obj: object, msg: string): void;
+}
 
 export interface GatewayOptions {
   /** MODEL_REGISTRY: a path, file:// URL or gs:// URI. */
   readonly registry: string;
+  /** REMOTE_MODEL_PATH: serve this one model file as `default` version `1` instead of a registry. */
+  readonly remoteModelPath?: string | undefined;
   readonly modelCacheDir: string;
   readonly modelRoots?: readonly string[];
   readonly cwd?: string;
   readonly storageEmulatorHost?: string | undefined;
   readonly gcsRetryOptions?: StorageOptions['retryOptions'];
   readonly maxBodyBytes?: number;
-  readonly log: HttpLogger;
+  readonly log: GatewayLogger;
   readonly route?: Partial<RouteDeps>;
+  /** Which requests are copied to shadow versions; uniform in [0, 1). */
+  readonly shadowRandom?: () => number;
   readonly sessionFactory?: SessionFactory;
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
+  /** REGISTRY_POLL_SECONDS; 0 = only on POST /admin/reload. Polling starts with `startPolling()`. */
+  readonly pollSeconds?: number;
+  /** ADMIN_TOKEN; unset = /admin/* answers 404. */
+  readonly adminToken?: string | undefined;
+  /** The guard's clock (ms). */
+  readonly now?: () => number;
 }
 
 export interface Gateway {
   readonly app: Koa;
   readonly service: GatewayService;
+  readonly admin: AdminService;
   readonly cache: ModelCache;
   readonly metrics: GatewayMetrics;
   readonly registry: RegistryHolder;
   readonly store: BlobStore;
   readonly lifecycle: Lifecycle;
-  readonly source: LoadedRegistry;
+  readonly source: RegistrySource;
+  readonly reloader: Reloader;
+  readonly controller: RolloutController;
+  readonly shadow: ShadowRunner;
   /** Loads every version with traffic, then reports ready. */
   warm(): Promise<{ loaded: number; failed: number }>;
+  /** Checks the registry every `pollSeconds`. */
+  startPolling(): void;
   close(): Promise<void>;
 }
 
@@ -51,27 +77,42 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     cacheDir: options.modelCacheDir,
     gcsClient: () => createGcsClient({ emulatorHost: options.storageEmulatorHost, retryOptions: options.gcsRetryOptions }),
   });
-  const roots = { modelRoots: options.modelRoots ?? [], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
-  const source = await loadRegistry(options.registry, store, roots);
-  const registry = new RegistryHolder(source.revision);
+  const parse = { modelRoots: options.modelRoots ?? [], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
+  const source = options.remoteModelPath
+    ? singleModelSource(options.remoteModelPath, parse, options.cwd)
+    : storeSource(options.registry, store, parse);
+  const initial = await source.read();
+  const registry = new RegistryHolder(initial.revision);
+  const traffic = new TrafficControl();
   metrics.registryReloads.inc({ result: 'success' });
-  metrics.syncRevision(source.revision, (_m, _v, weight) => weight);
+  metrics.syncRevision(initial.revision, traffic.weightByName);
 
   const cache = new ModelCache({
-    limits: source.revision.cache,
+    limits: initial.revision.cache,
     store,
     factory: options.sessionFactory ?? createOrtSessionFactory(),
     metrics,
     log: options.log,
     ...(options.loadRetryBaseMs === undefined ? {} : { retryBaseMs: options.loadRetryBaseMs }),
   });
+  const guard = new Guard(options.now);
+  const reloader = new Reloader(
+    { source, holder: registry, cache, metrics, traffic, guard, log: options.log, probeModel: (location) => store.probe(location) },
+    initial,
+  );
+  const controller = new RolloutController({ holder: registry, traffic, guard, metrics, log: options.log, source, reloader });
+  const shadow = new ShadowRunner({ cache, metrics, log: options.log, random: options.shadowRandom ?? Math.random });
   const service = new GatewayService({
     registry,
     cache,
     metrics,
     log: options.log,
     route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
+    traffic,
+    onOutcome: controller.observe,
+    shadow,
   });
+  const admin = new AdminService({ registry, cache, traffic, guard, controller, reloader, sourceDescription: source.description });
   const lifecycle: Lifecycle = { ready: false, draining: false };
   const app = createApp({
     service,
@@ -80,21 +121,33 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     lifecycle,
     maxBodyBytes: options.maxBodyBytes ?? 16 * 2 ** 20,
     serverVersion: options.serverVersion ?? '0.0.0',
+    admin,
+    adminToken: options.adminToken,
   });
   return {
     app,
     service,
+    admin,
     cache,
     metrics,
     registry,
     store,
     lifecycle,
     source,
+    reloader,
+    controller,
+    shadow,
     async warm() {
       const result = await service.warm();
       lifecycle.ready = true;
       return result;
     },
-    close: () => cache.close(),
+    startPolling: () => reloader.start(options.pollSeconds ?? 10),
+    async close() {
+      reloader.stop();
+      await controller.settled();
+      await shadow.idle();
+      await cache.close();
+    },
   };
 }

@@ -29,6 +29,9 @@ async function main(): Promise<void> {
   try {
     gateway = await createGateway({
       registry: settings.registry,
+      remoteModelPath: settings.remoteModelPath,
+      pollSeconds: settings.registryPollSeconds,
+      adminToken: settings.adminToken,
       modelCacheDir: settings.modelCacheDir,
       modelRoots: settings.modelRoots,
       storageEmulatorHost: settings.storageEmulatorHost,
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     if (err instanceof RegistryValidationError) log.fatal({ problems: err.problems }, err.message);
-    else log.fatal({ err: err instanceof Error ? err.message : String(err) }, `cannot load registry ${settings.registry}`);
+    else log.fatal({ err: err instanceof Error ? err.message : String(err) }, `cannot load registry ${settings.remoteModelPath ?? settings.registry}`);
     process.exit(1);
   }
 
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
   const address = server.address();
   log.info({ port: typeof address === 'object' && address ? address.port : settings.port, revision: gateway.registry.current().id }, 'listening');
 
+  gateway.startPolling();
   gateway
     .warm()
     .then((r) => log.info(r, 'warm-up done; ready'))

@@ -8,6 +8,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Settings {
   readonly registry: string;
+  /** REMOTE_MODEL_PATH: one model served as `default`/`1` instead of a registry. */
+  readonly remoteModelPath: string | undefined;
   readonly port: number;
   readonly registryPollSeconds: number;
   readonly modelCacheDir: string;
@@ -50,8 +52,13 @@ export function parseSettings(env: Env): Settings {
   const maxBodyBytes = bodyRaw === undefined ? 16 * 2 ** 20 : parseByteSize(bodyRaw);
   if (maxBodyBytes === undefined || maxBodyBytes < 1) problems.push(`MAX_BODY_BYTES=${bodyRaw}: must be a size such as 16MiB or 1048576`);
 
+  if (value('MODEL_REGISTRY') !== undefined && value('REMOTE_MODEL_PATH') !== undefined) {
+    problems.push('MODEL_REGISTRY and REMOTE_MODEL_PATH are both set: set MODEL_REGISTRY for a registry of models, or REMOTE_MODEL_PATH for one model, not both');
+  }
+
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
+    remoteModelPath: value('REMOTE_MODEL_PATH'),
     port: number('PORT', 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (0-65535)'),
     registryPollSeconds: number('REGISTRY_POLL_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
     modelCacheDir: path.resolve(value('MODEL_CACHE_DIR') ?? path.join(os.tmpdir(), 'model-gateway-cache')),

@@ -2,6 +2,7 @@
 // on nothing, so tests drive app.callback() and the entry point owns the process.
 import Koa from 'koa';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { AdminService } from '../service/admin-service.js';
 import type { GatewayService } from '../service/gateway-service.js';
 import { requestContext, type HttpLogger } from './middleware.js';
 import { buildRouter, type Lifecycle } from './routes.js';
@@ -15,6 +16,8 @@ export interface AppDeps {
   readonly lifecycle: Lifecycle;
   readonly maxBodyBytes: number;
   readonly serverVersion: string;
+  readonly admin?: AdminService;
+  readonly adminToken?: string | undefined;
 }
 
 export function createApp(deps: AppDeps): Koa {

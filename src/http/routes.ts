@@ -6,6 +6,8 @@ import { nest } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { GatewayService, InferResult } from '../service/gateway-service.js';
+import type { AdminService } from '../service/admin-service.js';
+import { addAdminRoutes } from './admin.js';
 import { readJson } from './body.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
@@ -22,13 +24,16 @@ export interface RouteDeps {
   readonly lifecycle: Lifecycle;
   readonly maxBodyBytes: number;
   readonly serverVersion: string;
+  readonly admin?: AdminService;
+  readonly adminToken?: string | undefined;
 }
 
 function routed(ctx: Context) {
-  return (model: string, version: string): void => {
+  return (model: string, version: string, fallbackFrom?: string): void => {
     ctx.set('x-model-name', model);
     ctx.set('x-model-version', version);
-    ctx.state.logFields = { model, version };
+    if (fallbackFrom !== undefined) ctx.set('x-model-fallback-from', fallbackFrom);
+    ctx.state.logFields = fallbackFrom === undefined ? { model, version } : { model, version, fallbackFrom };
   };
 }
 
@@ -92,14 +97,17 @@ export function buildRouter(deps: RouteDeps): Router {
     ctx.body = { live: true };
   });
   router.get('/v2/health/ready', (ctx) => {
-    const ready = deps.lifecycle.ready && !deps.lifecycle.draining;
+    const { ready: warm, waiting } = service.readiness();
+    const ready = deps.lifecycle.ready && !deps.lifecycle.draining && warm;
     ctx.status = ready ? 200 : 503;
     if (!ready) ctx.set('Retry-After', '5');
-    ctx.body = { ready };
+    ctx.body = ready ? { ready } : { ready, ...(deps.lifecycle.draining ? { draining: true } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
   });
   router.get('/v2', (ctx) => {
     ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [] };
   });
+
+  if (deps.admin) addAdminRoutes(router, deps.admin, deps.adminToken);
 
   router.get('/metrics', async (ctx) => {
     ctx.type = deps.metrics.contentType;

@@ -9,6 +9,8 @@ export const INFERENCE_OUTCOMES: readonly InferenceOutcome[] = ['success', 'clie
 const SHADOW_OUTCOMES = ['match', 'mismatch', 'error'] as const;
 const RELOAD_RESULTS = ['success', 'invalid', 'unreachable'] as const;
 const LOAD_RESULTS = ['success', 'failure'] as const;
+/** The guard's rollback reasons (rollout/traffic.ts RollbackReason). */
+const ROLLBACK_REASONS = ['error_rate', 'p99_latency'] as const;
 
 export interface MetricsOptions {
   /** Collect prom-client's default process and Node.js metrics (on by default). */
@@ -27,10 +29,13 @@ export class GatewayMetrics {
   readonly cacheBytes: Gauge;
   readonly trafficWeight: Gauge<'model' | 'version'>;
   readonly shadowRequests: Counter<'model' | 'version' | 'outcome'>;
+  readonly shadowDropped: Counter<'model' | 'version'>;
+  readonly fallbacks: Counter<'model' | 'version' | 'fallback'>;
   readonly rollbacks: Counter<'model' | 'version' | 'reason'>;
   readonly registryReloads: Counter<'result'>;
   readonly registryInfo: Gauge<'revision'>;
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
+  private fallbackSeries: ReadonlySet<string> = new Set();
 
   constructor(options: MetricsOptions = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -54,6 +59,8 @@ export class GatewayMetrics {
     this.cacheBytes = gauge('gateway_model_cache_bytes', 'Bytes of model files loaded', []);
     this.trafficWeight = gauge('gateway_traffic_weight', 'Effective traffic share of each version (0-1), after any guard rollback', ['model', 'version']);
     this.shadowRequests = counter('gateway_shadow_requests_total', 'Shadow requests by comparison outcome', ['model', 'version', 'outcome']);
+    this.shadowDropped = counter('gateway_shadow_dropped_total', 'Shadow copies dropped because the shadow queue was full', ['model', 'version']);
+    this.fallbacks = counter('gateway_fallbacks_total', 'Responses served by the fallback; version is the one that failed', ['model', 'version', 'fallback']);
     this.rollbacks = counter('gateway_rollbacks_total', 'Automatic rollbacks by reason', ['model', 'version', 'reason']);
     this.registryReloads = counter('gateway_registry_reloads_total', 'Registry checks by result', ['result']);
     this.registryInfo = gauge('gateway_registry_info', 'The active registry revision', ['revision']);
@@ -69,6 +76,7 @@ export class GatewayMetrics {
     this.registryInfo.reset();
     this.registryInfo.set({ revision: revision.id }, 1);
     const keep = new Map<string, { model: string; version: string }>();
+    const keepFallback = new Set<string>();
     for (const model of revision.models.values()) {
       const shares = trafficShares(model, (v) => weightOf(model.name, v.name, v.weight));
       for (const result of ['hit', 'miss']) this.cacheLookups.inc({ model: model.name, result }, 0);
@@ -81,10 +89,20 @@ export class GatewayMetrics {
         this.inferenceDuration.zero(labels);
         this.loadDuration.zero(labels);
         this.evictions.inc(labels, 0);
+        if (v.shadow > 0) this.shadowDropped.inc(labels, 0);
+        if (model.guard) for (const reason of ROLLBACK_REASONS) this.rollbacks.inc({ ...labels, reason }, 0);
+        if (model.fallback !== undefined && model.fallback !== v.name) {
+          const series = { ...labels, fallback: model.fallback };
+          keepFallback.add(JSON.stringify(series));
+          this.fallbacks.inc(series, 0);
+        }
         this.trafficWeight.set(labels, shares.get(v.name) ?? 0);
       }
     }
     this.dropStale(keep);
+    // Fallback targets can change with any revision: drop the series of old targets.
+    for (const series of this.fallbackSeries) if (!keepFallback.has(series)) this.fallbacks.remove(JSON.parse(series) as Record<string, string>);
+    this.fallbackSeries = keepFallback;
   }
 
   private dropStale(keep: ReadonlyMap<string, { model: string; version: string }>): void {
@@ -96,6 +114,8 @@ export class GatewayMetrics {
       this.inferenceDuration.remove(labels);
       this.loadDuration.remove(labels);
       this.evictions.remove(labels);
+      this.shadowDropped.remove(labels);
+      for (const reason of ROLLBACK_REASONS) this.rollbacks.remove({ ...labels, reason });
     }
     this.known = keep;
   }

@@ -1,15 +1,19 @@
 // The gateway's one use case, free of HTTP: find the model, route to a version, lease a session,
 // check and encode the inputs, run, decode, and account for it in metrics.
 import { performance } from 'node:perf_hooks';
-import type { Lease, ModelCache, VersionState } from '../cache/model-cache.js';
+import type { ModelCache, VersionState } from '../cache/model-cache.js';
 import { GatewayError } from '../errors/catalogue.js';
-import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type JsonTensor } from '../inference/codec.js';
+import type { JsonTensor } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
 import { findVersion, primaryVersion, type ModelEntry, type VersionEntry } from '../registry/revision.js';
-import { chooseVersion, requireVersion, type RouteDeps, type RouteReason } from '../routing/route.js';
+import { chooseVersion, requireVersion, type RouteDeps, type RouteReason, type WeightOf } from '../routing/route.js';
+import { runVersion, type NamedOutput } from './run-version.js';
+import type { ShadowRunner } from './shadow.js';
+
+export type { NamedOutput } from './run-version.js';
 
 export interface InferRequest {
   readonly model: string;
@@ -22,14 +26,12 @@ export interface InferRequest {
   readonly outputs?: readonly string[] | undefined;
 }
 
-export interface NamedOutput extends DecodedTensor {
-  readonly name: string;
-}
-
 export interface InferResult {
   readonly model: string;
   readonly version: string;
   readonly reason: RouteReason | 'fallback';
+  /** Set when the fallback answered: the version that was chosen and failed. */
+  readonly fallbackFrom?: string;
   readonly outputs: readonly NamedOutput[];
 }
 
@@ -51,16 +53,27 @@ export interface ServiceLogger {
   warn(obj: object, msg: string): void;
 }
 
+/** Effective routing weights (declared weights less guard rollbacks). */
+export interface TrafficWeights {
+  weightOf(model: ModelEntry): WeightOf;
+}
+
+/** Told of every finished inference request (the guard listens). */
+export type OutcomeListener = (model: ModelEntry, version: VersionEntry, outcome: InferenceOutcome, seconds: number) => void;
+
 export interface GatewayServiceDeps {
   readonly registry: RegistryHolder;
   readonly cache: ModelCache;
   readonly metrics: GatewayMetrics;
   readonly route: RouteDeps;
   readonly log: ServiceLogger;
+  readonly traffic?: TrafficWeights;
+  readonly onOutcome?: OutcomeListener;
+  readonly shadow?: ShadowRunner;
 }
 
-/** Called as soon as a version is chosen, so even failed responses can name it. */
-export type OnRouted = (model: string, version: string) => void;
+/** Called as soon as a version is chosen (again with `fallbackFrom` when the fallback takes over). */
+export type OnRouted = (model: string, version: string, fallbackFrom?: string) => void;
 
 /** The caller's mistake: counted as client_error, never rescued by a fallback. */
 function isClientError(err: unknown): boolean {
@@ -83,17 +96,22 @@ export class GatewayService {
   async infer(request: InferRequest, onRouted: OnRouted = () => {}): Promise<InferResult> {
     const model = this.model(request.model);
     const sticky = model.sticky === undefined ? undefined : request.header(model.sticky);
-    const decision = chooseVersion(model, { explicit: request.version, stickyKey: sticky }, this.deps.route);
+    const weightOf = this.deps.traffic?.weightOf(model);
+    const decision = chooseVersion(model, { explicit: request.version, stickyKey: sticky }, this.deps.route, weightOf);
     onRouted(model.name, decision.version.name);
+    let result: InferResult;
     try {
-      return await this.runOn(model, decision.version, decision.reason, request);
+      result = await this.runOn(model, decision.version, decision.reason, request);
     } catch (err) {
       const fallback = this.fallbackFor(model, decision.version, decision.reason, err);
       if (!fallback) throw err;
-      this.deps.log.warn({ model: model.name, version: decision.version.name, fallback: fallback.name, err: String(err) }, 'serving fallback');
-      onRouted(model.name, fallback.name);
-      return this.runOn(model, fallback, 'fallback', request);
+      this.deps.log.warn({ event: 'fallback', model: model.name, version: decision.version.name, fallback: fallback.name, err: String(err) }, 'serving fallback');
+      onRouted(model.name, fallback.name, decision.version.name);
+      this.deps.metrics.fallbacks.inc({ model: model.name, version: decision.version.name, fallback: fallback.name });
+      result = { ...(await this.runOn(model, fallback, 'fallback', request)), fallbackFrom: decision.version.name };
     }
+    this.deps.shadow?.offer(model, result.version, request.inputs, result.outputs);
+    return result;
   }
 
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
@@ -107,26 +125,17 @@ export class GatewayService {
     const labels = { model: model.name, version: version.name };
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
-    let lease: Lease | undefined;
     try {
-      lease = await this.deps.cache.acquire(model.name, version);
-      const feeds = encodeInputs(lease.session.signature, request.inputs);
-      const outputNames = selectOutputs(lease.session.signature, request.outputs);
-      const raw = await lease.session.run(feeds, outputNames).catch((err: unknown) => {
-        throw new GatewayError('INFERENCE_FAILED', `model "${model.name}" version "${version.name}" failed: ${String(err)}`, { cause: err });
-      });
-      const outputs = outputNames.flatMap((name) => {
-        const t = raw[name];
-        return t ? [{ name, ...decodeOutput(t) }] : [];
-      });
+      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs);
       return { model: model.name, version: version.name, reason, outputs };
     } catch (err) {
       outcome = isClientError(err) ? 'client_error' : 'server_error';
       throw err;
     } finally {
-      lease?.release();
+      const seconds = (performance.now() - started) / 1000;
       this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
-      this.deps.metrics.inferenceDuration.observe(labels, (performance.now() - started) / 1000);
+      this.deps.metrics.inferenceDuration.observe(labels, seconds);
+      this.deps.onOutcome?.(model, version, outcome, seconds);
     }
   }
 
@@ -146,6 +155,29 @@ export class GatewayService {
   versionState(modelName: string, ref?: string): VersionState {
     const model = this.model(modelName);
     return this.deps.cache.state(model.name, this.version(model, ref));
+  }
+
+  /**
+   * Ready when every version with traffic is warm (loaded once and not failing), or its model's
+   * fallback is; `waiting` names the versions that hold readiness back.
+   */
+  readiness(): { ready: boolean; waiting: string[] } {
+    const waiting: string[] = [];
+    for (const model of this.deps.registry.current().models.values()) {
+      const weightOf = this.deps.traffic?.weightOf(model) ?? ((v: VersionEntry) => v.weight);
+      const fallback = model.fallback === undefined ? undefined : findVersion(model, model.fallback);
+      const fallbackWarm = fallback !== undefined && this.deps.cache.isWarm(model.name, fallback);
+      for (const v of model.versions) {
+        if (weightOf(v) > 0 && !this.deps.cache.isWarm(model.name, v) && !fallbackWarm) waiting.push(`${model.name}/${v.name}`);
+      }
+    }
+    return { ready: waiting.length === 0, waiting };
+  }
+
+  /** The model /predict means when it names none: the only one, when the registry has one. */
+  soleModel(): string | undefined {
+    const models = this.deps.registry.current().models;
+    return models.size === 1 ? [...models.keys()][0] : undefined;
   }
 
   /** Loads every version with traffic; failures are logged and left to their retry. */

@@ -220,10 +220,13 @@ describe('V2 inference protocol', () => {
     expect((await gw.get('/v2/health/live')).status).toBe(200);
     expect((await gw.get('/v2/health/ready')).status).toBe(503); // not warmed yet
     await gw.gateway.warm();
-    expect((await gw.get('/v2/health/ready')).body).toEqual({ ready: true });
+    // "broken" takes traffic, cannot load and has no fallback: the gateway is not ready, and says why.
+    const held = await gw.get('/v2/health/ready');
+    expect([held.status, held.body]).toEqual([503, { ready: false, waiting: ['broken/1'] }]);
     gw.gateway.lifecycle.draining = true; // what SIGTERM sets
     const draining = await gw.get('/v2/health/ready');
     expect([draining.status, draining.headers.get('retry-after')]).toEqual([503, '5']);
+    expect(draining.body).toMatchObject({ ready: false, draining: true });
     gw.gateway.lifecycle.draining = false;
     expect((await gw.get('/v2')).body).toMatchObject({ name: 'model-gateway' });
     expect((await gw.get('/v2/models/ab/versions/1/ready')).body).toEqual({ name: 'ab', version: '1', ready: true });
