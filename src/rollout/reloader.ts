@@ -127,9 +127,9 @@ export class Reloader {
     }
     guard.onRevision(next, previous);
     traffic.reset();
-    cache.setLimits(next.cache);
     holder.swap(next);
     cache.retain(versionsOf(next));
+    cache.setLimits(next.cache);
     metrics.syncRevision(next, traffic.weightByName);
     metrics.registryReloads.inc({ result: 'success' });
     this.applied = read.contentVersion;

@@ -35,6 +35,8 @@ export interface FakeGcs {
   read(bucket: string, object: string): { text: string; generation: number } | undefined;
   /** Uploads (simple or multipart) that were stored. */
   uploads(bucket: string, object: string): number;
+  /** Answer uploads with 403, as a bucket the gateway may read but not write. */
+  denyUploads(on?: boolean): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   let nextGeneration = 1_700_000_000_000_000;
   const keyOf = (bucket: string, object: string) => `${bucket}/${object}`;
   const uploadCounts = new Map<string, number>();
+  let uploadsDenied = false;
 
   function store(bucket: string, object: string, bytes: Buffer, composite = false): number {
     const crc = new CRC32C();
@@ -83,6 +86,10 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       return;
     }
     const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
+    if (upload && req.method === 'POST' && uploadsDenied) {
+      send(403, { error: { code: 403, message: 'does not have storage.objects.create access' } });
+      return;
+    }
     if (upload && req.method === 'POST') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -150,6 +157,9 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     read(bucket, object) {
       const obj = objects.get(keyOf(bucket, object))?.at(-1);
       return obj ? { text: obj.bytes.toString('utf8'), generation: obj.generation } : undefined;
+    },
+    denyUploads(on = true) {
+      uploadsDenied = on;
     },
     uploads(bucket, object) {
       return uploadCounts.get(keyOf(bucket, object)) ?? 0;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
+import { createGateway, type Gateway, type GatewayLogger, type GatewayOptions } from '../../src/gateway.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED_MODELS = path.resolve(REPO_ROOT, '..', 'shared', 'models');
@@ -37,12 +37,14 @@ export interface RunningGateway {
   readonly url: string;
   readonly gateway: Gateway;
   readonly dir: string;
+  /** The registry file the gateway reads (unless started with registryUri). */
+  readonly registryFile: string;
   post<T = Record<string, unknown>>(p: string, body: unknown, headers?: Record<string, string>): Promise<Response<T>>;
   get<T = Record<string, unknown>>(p: string, headers?: Record<string, string>): Promise<Response<T>>;
   close(): Promise<void>;
 }
 
-export interface StartOptions extends Partial<Omit<GatewayOptions, 'registry' | 'log'>> {
+export interface StartOptions extends Partial<Omit<GatewayOptions, 'registry'>> {
   /** Registry text written to <dir>/registry.yaml; models are written beside it. */
   readonly registry: string;
   readonly files?: Record<string, Uint8Array | string>;
@@ -73,9 +75,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     gateway = await createGateway({
       modelCacheDir: path.join(dir, '.cache'),
       defaultMetrics: false,
+      log: silentLog,
       ...rest,
       registry: registryUri ?? registryFile,
-      log: silentLog,
     });
   } catch (err) {
     cleanup();
@@ -88,6 +90,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     url,
     gateway,
     dir,
+    registryFile,
     post: (p, body, headers = {}) =>
       request(`${url}${p}`, {
         method: 'POST',
@@ -115,4 +118,11 @@ export function sampleValue(metricsText: string, name: string, labels: Record<st
     }
   }
   return undefined;
+}
+
+/** A pino logger that keeps every line as an object, for tests that read what was logged. */
+export function capturingLog(): { log: GatewayLogger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { log, lines };
 }

@@ -36,3 +36,10 @@ export const withSequenceOutput = buildModel({
 
 /** Not an ONNX model at all: every load fails. */
 export const garbage = new TextEncoder().encode('this is not an onnx model');
+
+/** y = x for any [n] float32 input: accepts every input `failsOnOdd` takes, and never fails. */
+export const echo = buildModel({
+  inputs: [{ name: 'x', type: 'float32', shape: ['n'] }],
+  outputs: [{ name: 'y', type: 'float32', shape: ['n'] }],
+  nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+});
