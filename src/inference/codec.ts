@@ -27,7 +27,7 @@ function deeperThanRank(what: string, limits: InputLimits): GatewayError {
 }
 
 /** Throws LIMIT_EXCEEDED when one input's element count is over the per-input limit. */
-export function checkElementCount(what: string, shape: readonly number[], count: number, limits: InputLimits): void {
+function checkElementCount(what: string, shape: readonly number[], count: number, limits: InputLimits): void {
   if (count > limits.maxElementsPerInput) {
     throw new GatewayError('LIMIT_EXCEEDED', `${what}: shape ${dimsText(shape)} has ${count} elements; at most ${limits.maxElementsPerInput} are accepted per input`);
   }
