@@ -2,8 +2,9 @@
 // JsonTensor map. Messages name the field (inputs.0.shape) so callers can fix their request.
 import { z } from 'zod';
 import { GatewayError } from '../errors/catalogue.js';
-import { flattenNested, type JsonTensor } from '../inference/codec.js';
+import { declaredElements, flattenNested, type JsonTensor } from '../inference/codec.js';
 import { ortTypeFromV2 } from '../inference/dtypes.js';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../inference/limits.js';
 
 const versionField = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
 
@@ -51,23 +52,48 @@ export interface ParsedInfer {
   readonly outputs?: readonly string[] | undefined;
 }
 
-export function parsePredict(body: unknown): ParsedInfer & { model: string } {
+/** Adds one input's elements to the request's running total, refused once over the limit. */
+function addToRequest(total: number, count: number, limits: InputLimits): number {
+  const sum = total + count;
+  if (sum > limits.maxElementsPerRequest) {
+    throw new GatewayError(
+      'LIMIT_EXCEEDED',
+      `the inputs of this request hold more than ${limits.maxElementsPerRequest} elements together (at least ${sum}); split it into smaller requests`,
+    );
+  }
+  return sum;
+}
+
+export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer & { model: string } {
   const b = parse(predictBody, body);
   const inputs = new Map<string, JsonTensor>();
-  for (const [name, value] of Object.entries(b.inputs)) inputs.set(name, flattenNested(value, `input "${name}"`));
+  let total = 0;
+  for (const [name, value] of Object.entries(b.inputs)) {
+    const tensor = flattenNested(value, `input "${name}"`, limits);
+    total = addToRequest(total, tensor.values.length, limits);
+    inputs.set(name, tensor);
+  }
   return { model: b.model, version: b.version, inputs, outputs: b.outputs };
 }
 
-export function parseV2Infer(body: unknown): ParsedInfer {
+export function parseV2Infer(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer {
   const b = parse(v2Body, body);
   const inputs = new Map<string, JsonTensor>();
+  let total = 0;
   for (const input of b.inputs) {
-    if (inputs.has(input.name)) throw new GatewayError('INVALID_INPUT', `input "${input.name}" is given twice`);
+    const what = `input "${input.name}"`;
+    if (inputs.has(input.name)) throw new GatewayError('INVALID_INPUT', `${what} is given twice`);
     if (!ortTypeFromV2(input.datatype)) {
-      throw new GatewayError('INVALID_INPUT', `input "${input.name}": "${input.datatype}" is not a V2 datatype this gateway supports`);
+      throw new GatewayError('INVALID_INPUT', `${what}: "${input.datatype}" is not a V2 datatype this gateway supports`);
     }
-    // V2 allows data flat or nested; the declared shape is authoritative either way.
-    const values = Array.isArray(input.data) ? flattenNested(input.data, `input "${input.name}"`).values : [input.data];
+    // The declared shape is authoritative and checked before the data is walked; V2 allows the
+    // data flat or nested.
+    const count = declaredElements(what, input.shape, limits);
+    total = addToRequest(total, count, limits);
+    const { values } = flattenNested(input.data, what, limits);
+    if (values.length !== count) {
+      throw new GatewayError('INVALID_INPUT', `${what}: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`);
+    }
     inputs.set(input.name, { shape: input.shape, values, datatype: input.datatype });
   }
   return { id: b.id, version: b.version, inputs, outputs: b.outputs?.map((o) => o.name) };

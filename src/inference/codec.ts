@@ -2,6 +2,7 @@
 // Every error names the input and says what was expected, so a caller can fix the request.
 import { GatewayError } from '../errors/catalogue.js';
 import { elementProblem, packElements, unpackElements, V2_DATATYPE, type OrtType } from './dtypes.js';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from './limits.js';
 import type { HostTensor, Signature, TensorSpec } from './session.js';
 
 export interface JsonTensor {
@@ -16,40 +17,126 @@ function invalid(message: string): GatewayError {
   return new GatewayError('INVALID_INPUT', message);
 }
 
-/** A nested JSON array → shape and flat values; ragged nesting is an error naming `what`. */
-export function flattenNested(value: unknown, what: string): JsonTensor {
+/** Shape text as messages print it: [1, 3, 224, 224]. */
+function dimsText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function deeperThanRank(what: string, limits: InputLimits): GatewayError {
+  return invalid(`${what}: arrays nest deeper than ${limits.maxRank} levels; a tensor has at most ${limits.maxRank} dimensions`);
+}
+
+/** Throws LIMIT_EXCEEDED when one input's element count is over the per-input limit. */
+function checkElementCount(what: string, shape: readonly number[], count: number, limits: InputLimits): void {
+  if (count > limits.maxElementsPerInput) {
+    throw new GatewayError('LIMIT_EXCEEDED', `${what}: shape ${dimsText(shape)} has ${count} elements; at most ${limits.maxElementsPerInput} are accepted per input`);
+  }
+}
+
+/** A V2 declared shape → its element count, refused (rank, size) before any data is walked. */
+export function declaredElements(what: string, shape: readonly number[], limits: InputLimits = DEFAULT_INPUT_LIMITS): number {
+  if (shape.length > limits.maxRank) throw invalid(`${what}: shape has ${shape.length} dimensions; a tensor has at most ${limits.maxRank}`);
+  let count = 1;
+  for (const d of shape) count *= d;
+  checkElementCount(what, shape, count, limits);
+  return count;
+}
+
+/** "[1][0][2]": where an element sits, built only for an error message. */
+function pathText(index: readonly number[], depth: number, last: number): string {
+  let at = '';
+  for (let d = 0; d < depth; d++) at += `[${(index[d] ?? 1) - 1}]`;
+  return `${at}[${last}]`;
+}
+
+/**
+ * A nested JSON array → shape and flat values; ragged nesting is an error naming `what`. The
+ * shape comes from the first element of each level, so depth and size are refused before the
+ * walk, and the walk is a loop over an explicit index stack: no recursion, no per-node strings.
+ */
+export function flattenNested(value: unknown, what: string, limits: InputLimits = DEFAULT_INPUT_LIMITS): JsonTensor {
   const shape: number[] = [];
+  let count = 1;
   for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
+    if (shape.length === limits.maxRank) throw deeperThanRank(what, limits);
     shape.push(probe.length);
+    count *= probe.length;
     if (probe.length === 0) break;
   }
+  // Over the limit, still walk (the body bounds the walk) so a ragged array is reported as ragged,
+  // but keep nothing.
+  const collect = count <= limits.maxElementsPerInput;
   const values: unknown[] = [];
-  const walk = (node: unknown, depth: number, at: string): void => {
-    if (depth === shape.length) {
-      if (Array.isArray(node)) throw invalid(`${what}: ${at || 'value'} nests deeper than its siblings (ragged array)`);
-      values.push(node);
-      return;
+  const maxString = limits.maxStringLength;
+  const rank = shape.length;
+  if (rank === 0) {
+    if (typeof value === 'string' && value.length > maxString) throw stringTooLong(what, '', value.length, limits);
+    return { shape, values: [value] };
+  }
+  const last = rank - 1;
+  const rowLength = shape[last] ?? 0;
+  const nodes: unknown[][] = [value as unknown[]];
+  const index: number[] = Array<number>(rank).fill(0);
+  let depth = 0;
+  while (depth >= 0) {
+    const node = nodes[depth] as unknown[];
+    if (depth === last) {
+      for (let i = 0; i < rowLength; i++) {
+        const x = node[i];
+        if (typeof x === 'object') {
+          if (Array.isArray(x)) throw invalid(`${what}: ${pathText(index, depth, i)} nests deeper than its siblings (ragged array)`);
+        } else if (typeof x === 'string' && x.length > maxString) {
+          throw stringTooLong(what, pathText(index, depth, i), x.length, limits);
+        }
+        if (collect) values.push(x);
+      }
+      depth--;
+      continue;
     }
-    if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw invalid(`${what}: ${at || 'value'} should be an array of ${shape[depth]} (ragged array)`);
+    const i = index[depth] ?? 0;
+    if (i === shape[depth]) {
+      index[depth] = 0;
+      depth--;
+      continue;
     }
-    for (let i = 0; i < node.length; i++) walk(node[i], depth + 1, `${at}[${i}]`);
-  };
-  walk(value, 0, '');
+    index[depth] = i + 1;
+    const child = node[i];
+    if (!Array.isArray(child) || child.length !== shape[depth + 1]) {
+      throw invalid(`${what}: ${pathText(index, depth, i)} should be an array of ${shape[depth + 1]} (ragged array)`);
+    }
+    nodes[depth + 1] = child;
+    depth++;
+  }
+  checkElementCount(what, shape, count, limits);
   return { shape, values };
 }
 
-/** Flat values and dims → nested arrays (a scalar for rank 0). */
+function stringTooLong(what: string, at: string, length: number, limits: InputLimits): GatewayError {
+  return new GatewayError('LIMIT_EXCEEDED', `${what}: ${at ? `element ${at}` : 'value'} is a string of ${length} characters; at most ${limits.maxStringLength} are accepted`);
+}
+
+/**
+ * Flat values and dims → nested arrays (a scalar for rank 0). Built bottom-up: rows of the last
+ * dimension first, then each level above groups the one below, so rank is never recursion depth.
+ */
 export function nest(values: readonly unknown[], dims: readonly number[]): unknown {
-  if (dims.length === 0) return values[0];
-  const strides = dims.map((_, d) => dims.slice(d + 1).reduce((a, b) => a * b, 1));
-  const build = (offset: number, d: number): unknown[] => {
+  const rank = dims.length;
+  if (rank === 0) return values[0];
+  // How many arrays each level holds: products of the dims above it (no division, so 0 is fine).
+  const arraysAt: number[] = [1];
+  for (let d = 1; d < rank; d++) arraysAt.push((arraysAt[d - 1] ?? 0) * (dims[d - 1] ?? 0));
+  const rowLength = dims[rank - 1] ?? 0;
+  const rows = arraysAt[rank - 1] ?? 0;
+  let level: unknown[] = [];
+  for (let r = 0; r < rows; r++) level.push(values.slice(r * rowLength, (r + 1) * rowLength));
+  for (let d = rank - 2; d >= 0; d--) {
     const n = dims[d] ?? 0;
-    if (d === dims.length - 1) return values.slice(offset, offset + n);
-    const stride = strides[d] ?? 1;
-    return Array.from({ length: n }, (_, i) => build(offset + i * stride, d + 1));
-  };
-  return build(0, 0);
+    const count = arraysAt[d] ?? 0;
+    const above: unknown[] = [];
+    for (let a = 0; a < count; a++) above.push(level.slice(a * n, (a + 1) * n));
+    level = above;
+  }
+  return level[0];
 }
 
 function shapeText(spec: TensorSpec): string {
@@ -78,7 +165,7 @@ function encodeOne(spec: TensorSpec, t: JsonTensor): HostTensor {
   checkShape(spec, t.shape);
   const count = t.shape.reduce((a, b) => a * b, 1);
   if (count !== t.values.length) {
-    throw invalid(`input "${spec.name}": shape [${t.shape.join(', ')}] needs ${count} values, got ${t.values.length}`);
+    throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.values.length}`);
   }
   for (let i = 0; i < t.values.length; i++) {
     const problem = elementProblem(spec.type, t.values[i]);

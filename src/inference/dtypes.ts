@@ -1,6 +1,6 @@
 // Element types: onnxruntime's names, KServe V2 datatype names, and the checks that turn one JSON
 // value into one tensor element without silent conversion (range, integrality, kind).
-import { Float16Array } from '@petamoriken/float16';
+import { f16round, Float16Array } from '@petamoriken/float16';
 
 export const ORT_TYPES = [
   'float32',
@@ -66,7 +66,17 @@ const INT_RANGE: Partial<Record<OrtType, readonly [bigint, bigint]>> = {
   uint32: [0n, 2n ** 32n - 1n],
   uint64: [0n, 2n ** 64n - 1n],
 };
-const FLOAT_MAX: Partial<Record<OrtType, number>> = { float16: 65504, float32: 3.4028234663852886e38, float64: Number.MAX_VALUE };
+/**
+ * How a JSON number becomes each float type: it is accepted when it rounds to a finite value, so
+ * FLT_MAX printed as 3.4028235e38 (a hair above FLT_MAX, but rounding to it) reads back.
+ */
+const FLOAT_ROUND: Partial<Record<OrtType, (v: number) => number>> = { float16: f16round, float32: Math.fround, float64: (v) => v };
+
+/** NaN and the infinities travel as these strings, both ways (JSON has no literal for them). */
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/** uint64's largest value has 20 digits; anything longer is refused before BigInt sees it. */
+const MAX_INT64_DIGITS = 20;
 
 /** Why `value` is not a valid element of `type`, or undefined when it is. */
 export function elementProblem(type: OrtType, value: unknown): string | undefined {
@@ -74,10 +84,11 @@ export function elementProblem(type: OrtType, value: unknown): string | undefine
   if (type === 'bool') {
     return value === true || value === false || value === 0 || value === 1 ? undefined : `expected true/false, got ${show(value)}`;
   }
-  const floatMax = FLOAT_MAX[type];
-  if (floatMax !== undefined) {
-    if (typeof value !== 'number') return `expected a number, got ${show(value)}`;
-    return Math.abs(value) <= floatMax ? undefined : `${value} is out of range for ${type}`;
+  const round = FLOAT_ROUND[type];
+  if (round !== undefined) {
+    if (typeof value === 'number') return Number.isFinite(round(value)) ? undefined : `${value} is out of range for ${type}`;
+    if (typeof value === 'string' && NON_FINITE.has(value)) return undefined;
+    return `expected a number, got ${show(value)} (NaN and the infinities as "NaN", "Infinity", "-Infinity")`;
   }
   const range = INT_RANGE[type];
   if (range === undefined) return `unsupported type ${type}`;
@@ -88,7 +99,13 @@ export function elementProblem(type: OrtType, value: unknown): string | undefine
       return `${value} is beyond 2^53; send it as a decimal string`;
     }
     n = BigInt(value);
-  } else if (typeof value === 'string' && (type === 'int64' || type === 'uint64') && /^-?\d+$/.test(value)) {
+  } else if (typeof value === 'string' && (type === 'int64' || type === 'uint64')) {
+    // BigInt parsing is superlinear in length: millions of digits would block the event loop.
+    const digits = value.startsWith('-') ? value.length - 1 : value.length;
+    if (digits > MAX_INT64_DIGITS) {
+      return `a decimal string of ${value.length} characters is too long: ${type} takes at most ${MAX_INT64_DIGITS} digits and a sign`;
+    }
+    if (!/^-?\d+$/.test(value)) return `expected an integer, got ${show(value)}`;
     n = BigInt(value);
   } else {
     return `expected an integer, got ${show(value)}`;
@@ -96,9 +113,12 @@ export function elementProblem(type: OrtType, value: unknown): string | undefine
   return n < range[0] || n > range[1] ? `${show(value)} is out of range for ${type}` : undefined;
 }
 
+/** A value for a message: short, and never a walk over a deep or large structure. */
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
+  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 37))}...` : JSON.stringify(v);
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return String(v);
 }
 
 /** Packs already-validated JSON elements into the typed storage onnxruntime expects. */
@@ -108,6 +128,8 @@ export function packElements(type: OrtType, values: readonly unknown[]): TensorD
       return values as string[];
     case 'bool':
       return Uint8Array.from(values, (v) => (v === true || v === 1 ? 1 : 0));
+    // The float constructors convert "NaN"/"Infinity"/"-Infinity" themselves (ToNumber), and
+    // round numbers the same way elementProblem checked them.
     case 'float16':
       // onnxruntime-node takes float16 as raw IEEE half bits in a Uint16Array.
       return new Uint16Array(Float16Array.from(values as number[]).buffer);
@@ -131,12 +153,15 @@ const TYPED = {
   uint32: Uint32Array,
 } as const;
 
-/** Tensor storage → JSON elements: 64-bit integers beyond 2^53 become decimal strings. */
+/**
+ * Tensor storage → JSON elements: 64-bit integers beyond 2^53 become decimal strings, and NaN and
+ * the infinities become "NaN", "Infinity", "-Infinity" (JSON.stringify would write null).
+ */
 export function unpackElements(type: OrtType, data: TensorData): unknown[] {
   if (type === 'bool') return Array.from(data as Uint8Array, (v) => v !== 0);
   if (type === 'float16') {
     const bits = data as Uint16Array;
-    return Array.from(new Float16Array(bits.buffer, bits.byteOffset, bits.length));
+    return jsonFloats(Array.from(new Float16Array(bits.buffer, bits.byteOffset, bits.length)));
   }
   if (type === 'int64' || type === 'uint64') {
     return Array.from(data as BigInt64Array | BigUint64Array, (v: bigint) => {
@@ -144,8 +169,26 @@ export function unpackElements(type: OrtType, data: TensorData): unknown[] {
       return Number.isSafeInteger(n) ? n : v.toString();
     });
   }
-  if (type === 'float32') return Array.from(data as Float32Array, shortestFloat32);
+  if (type === 'float32') {
+    const floats = data as Float32Array;
+    const out = new Array<unknown>(floats.length);
+    for (let i = 0; i < floats.length; i++) {
+      const v = floats[i] as number;
+      out[i] = v - v === 0 ? shortestFloat32(v) : String(v);
+    }
+    return out;
+  }
+  if (type === 'float64') return jsonFloats(Array.from(data as Float64Array));
   return Array.from(data as ArrayLike<unknown>);
+}
+
+/** Replaces non-finite numbers in place by their strings; `v - v` is NaN only for them. */
+function jsonFloats(values: Array<number | string>): Array<number | string> {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!(v - v === 0)) values[i] = String(v);
+  }
+  return values;
 }
 
 /**

@@ -18,7 +18,16 @@ describe('elementProblem', () => {
     ['bool', 0],
     ['float16', 65504],
     ['float32', -3.4e38],
+    ['float32', 3.4028235e38],
+    ['float32', -3.4028235677973362e38],
+    ['float16', 65519],
     ['float64', 1e300],
+    ['float64', 1.7976931348623157e308],
+    ['float32', 'NaN'],
+    ['float16', 'Infinity'],
+    ['float64', '-Infinity'],
+    ['int64', '-9223372036854775808'],
+    ['uint64', '00000000000000000042'],
     ['string', ''],
   ])('accepts %s %j', (type, value) => {
     expect(elementProblem(type, value)).toBeUndefined();
@@ -36,10 +45,30 @@ describe('elementProblem', () => {
     ['bool', 'true', /expected true\/false/],
     ['float16', 70000, /out of range for float16/],
     ['float32', 1e39, /out of range for float32/],
+    ['float32', 3.4028235677973366e38, /out of range for float32/],
+    ['float16', 65520, /out of range for float16/],
+    ['float64', Infinity, /out of range for float64/],
+    ['float32', 'nan', /^expected a number, got "nan" \(NaN and the infinities as "NaN", "Infinity", "-Infinity"\)$/],
+    ['float64', '1.5', /expected a number, got "1.5"/],
+    ['int32', 'NaN', /expected an integer/],
+    ['int64', 'Infinity', /expected an integer/],
+    ['int64', '-922337203685477580800', /at most 20 digits/],
+    ['int64', '-92233720368547758080', /out of range for int64/],
+    ['uint64', '000000000000000000042', /at most 20 digits/],
     ['float32', null, /expected a number/],
     ['string', 5, /expected a string/],
   ])('refuses %s %j', (type, value, message) => {
     expect(elementProblem(type, value)).toMatch(message);
+  });
+});
+
+describe('long 64-bit decimal strings', () => {
+  it('are refused by their length before any parsing, in well under a millisecond per megabyte', () => {
+    const digits = '7'.repeat(4_000_000);
+    const started = performance.now();
+    expect(elementProblem('int64', digits)).toBe('a decimal string of 4000000 characters is too long: int64 takes at most 20 digits and a sign');
+    expect(elementProblem('uint64', `-${digits}`)).toMatch(/uint64 takes at most 20 digits/);
+    expect(performance.now() - started).toBeLessThan(50);
   });
 });
 
@@ -61,9 +90,10 @@ describe('nesting', () => {
 });
 
 const SAMPLES: Record<OrtType, { data: unknown[]; expected?: unknown[] }> = {
-  float32: { data: [1.5, -2.25, 0.1, 3.4e38] },
-  float64: { data: [0.1, -1e300, 5e-324] },
-  float16: { data: [1.5, -2, 0.25, 65504] },
+  // FLT_MAX as the gateway prints it, the largest finite values, and the non-finite strings.
+  float32: { data: [1.5, -2.25, 0.1, 3.4e38, 3.4028235e38, -3.4028235e38, 'NaN', 'Infinity', '-Infinity'] },
+  float64: { data: [0.1, -1e300, 5e-324, 1.7976931348623157e308, 'NaN', '-Infinity'] },
+  float16: { data: [1.5, -2, 0.25, 65504, -65504, 'Infinity', 'NaN'] },
   int8: { data: [-128, 0, 127] },
   int16: { data: [-32768, 32767] },
   int32: { data: [-2147483648, 2147483647] },
