@@ -9,7 +9,8 @@ import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../inference/limits.js';
 const versionField = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
 
 const predictBody = z.object({
-  model: z.string({ error: 'must be a string naming the model' }).min(1),
+  // Optional: a registry with one model (REMOTE_MODEL_PATH) serves it when none is named.
+  model: z.string({ error: 'must be a string naming the model' }).min(1).optional(),
   version: versionField.optional(),
   inputs: z.record(z.string(), z.unknown(), { error: 'must be an object of input name to nested array' }),
   outputs: z.array(z.string()).optional(),
@@ -64,7 +65,7 @@ function addToRequest(total: number, count: number, limits: InputLimits): number
   return sum;
 }
 
-export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer & { model: string } {
+export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer {
   const b = parse(predictBody, body);
   const inputs = new Map<string, JsonTensor>();
   let total = 0;

@@ -2,6 +2,7 @@
 // back; they hold no domain logic.
 import type { Context } from 'koa';
 import { Router } from '@koa/router';
+import { GatewayError } from '../errors/catalogue.js';
 import { nest } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
@@ -57,7 +58,9 @@ export function buildRouter(deps: RouteDeps): Router {
 
   router.post('/predict', async (ctx) => {
     const parsed = parsePredict(await readJson(ctx, deps.maxBodyBytes));
-    const result = await infer(ctx, deps, parsed.model, undefined, parsed);
+    const model = parsed.model ?? service.soleModel();
+    if (model === undefined) throw new GatewayError('BAD_REQUEST', 'invalid request: model: name the model (the registry serves more than one)');
+    const result = await infer(ctx, deps, model, undefined, parsed);
     ctx.body = {
       model: result.model,
       version: result.version,

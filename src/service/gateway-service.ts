@@ -77,7 +77,7 @@ export type OnRouted = (model: string, version: string, fallbackFrom?: string) =
 
 /** The caller's mistake: counted as client_error, never rescued by a fallback. */
 function isClientError(err: unknown): boolean {
-  return err instanceof GatewayError && (err.code === 'INVALID_INPUT' || err.code === 'BAD_REQUEST');
+  return err instanceof GatewayError && (err.code === 'INVALID_INPUT' || err.code === 'BAD_REQUEST' || err.code === 'LIMIT_EXCEEDED');
 }
 
 export class GatewayService {
