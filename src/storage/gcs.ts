@@ -232,7 +232,7 @@ export class GcsStore {
       // Pin the generation we just stat'ed, so metadata and bytes describe the same object.
       const file = this.storage.bucket(bucket).file(object, { generation: Number(info.generation) });
       const source = file.createReadStream({ validation: false });
-      await pipeline(source, stallGuard(this.stallMs), hasher, createWriteStream(tmp));
+      await pipeline(source, stallGuard(this.stallMs, info.size), hasher, createWriteStream(tmp));
     } catch (err) {
       this.writing.delete(tmp);
       await fs.rm(tmp, { force: true });
@@ -259,11 +259,17 @@ async function fingerprint(file: string): Promise<string> {
   return fingerprintOf(await fs.stat(file));
 }
 
-/** Fails the download when no byte arrives for `ms`: the client's timeout ends at the headers. */
-function stallGuard(ms: number): Transform {
+/**
+ * Fails the download when no byte arrives for `ms`. The client's own timeout ends once the
+ * response headers arrive, and it never notices a connection closed before content-length (its
+ * stream neither ends nor errors): without this guard such a download would hang the load forever.
+ */
+function stallGuard(ms: number, expected: number): Transform {
   let timer: NodeJS.Timeout | undefined;
+  let seen = 0;
   const guard: Transform = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
       arm();
       done(null, chunk);
     },
@@ -278,7 +284,7 @@ function stallGuard(ms: number): Transform {
   });
   const arm = (): void => {
     clearTimeout(timer);
-    timer = setTimeout(() => guard.destroy(new Error(`download stalled: no bytes for ${ms} ms`)), ms);
+    timer = setTimeout(() => guard.destroy(new Error(`download stalled after ${seen} of ${expected} bytes: no bytes for ${ms} ms`)), ms);
   };
   arm();
   return guard;
