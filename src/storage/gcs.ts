@@ -152,6 +152,7 @@ export class GcsStore {
     try {
       return { text: await fs.readFile(file.path, 'utf8'), generation: info.generation };
     } finally {
+      this.writing.delete(file.path);
       await fs.rm(file.path, { force: true });
     }
   }
@@ -172,11 +173,7 @@ export class GcsStore {
       await fs.rename(tmp.path, target);
     } catch (err) {
       await fs.rm(tmp.path, { force: true });
-      throw new GatewayError('MODEL_UNAVAILABLE', `${describe(bucket, object)}: cannot store the download: ${String(err)}`, {
-        cause: err,
-        retryAfterSeconds: 5,
-        publicMessage: 'the model file cannot be stored locally',
-      });
+      throw cannotStore(describe(bucket, object), err);
     } finally {
       this.writing.delete(tmp.path);
     }
@@ -212,7 +209,9 @@ export class GcsStore {
   private async download(bucket: string, object: string, info: GcsObjectInfo): Promise<{ path: string; bytes: number }> {
     const where = describe(bucket, object);
     const dir = tmpDir(this.cacheDir);
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      throw cannotStore(where, err);
+    });
     // Once per process, before its first download: what a crashed predecessor left behind.
     await (this.partsCleaned ??= removeOrphanParts(this.cacheDir, this.writing).catch(() => undefined));
     const tmp = path.join(dir, `${randomUUID()}.part`);
@@ -236,7 +235,8 @@ export class GcsStore {
     } catch (err) {
       this.writing.delete(tmp);
       await fs.rm(tmp, { force: true });
-      throw storageFailure(where, err);
+      // A full or read-only disk is ours, not storage's: say so rather than "unreachable".
+      throw (err as NodeJS.ErrnoException).path === tmp ? cannotStore(where, err) : storageFailure(where, err);
     }
     const problem = checksumProblem(info, md5.digest('base64'), crc.toString(), bytes);
     if (problem) {
@@ -248,6 +248,14 @@ export class GcsStore {
     }
     return { path: tmp, bytes };
   }
+}
+
+function cannotStore(where: string, err: unknown): GatewayError {
+  return new GatewayError('MODEL_UNAVAILABLE', `${where}: cannot store the download: ${String(err)}`, {
+    cause: err,
+    retryAfterSeconds: 5,
+    publicMessage: 'the model file cannot be stored locally',
+  });
 }
 
 /** What identifies a file's current content cheaply: a rewrite moves its mtime (ms) or inode. */

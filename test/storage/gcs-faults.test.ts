@@ -1,6 +1,6 @@
 // Storage faults at the store: each becomes the right GatewayError quickly, and leaves no
 // partial file behind. Through the real client against the test server's fault switches.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,22 @@ describe('storage faults at the store', () => {
     const s = store();
     const file = await s.fetch({ kind: 'gcs', bucket: 'fault-bkt', object: 'faults/steady.onnx' });
     expect(file.bytes).toBe(payload.length);
+  });
+
+  it.each([
+    ['its download folder', 'tmp'],
+    ['its cache folder', 'gcs'],
+  ])('a local disk that cannot hold the file (%s blocked) is MODEL_UNAVAILABLE, not a storage fault', async (_name, blocked) => {
+    const dir = path.join(temp.dir, `blocked-${blocked}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, blocked), 'a file where a folder should be');
+    gcs.put('fault-bkt', 'faults/local.onnx', payload);
+    const s = createBlobStore({ cacheDir: dir, gcsClient: () => createGcsClient({ emulatorHost: gcs.host, retryOptions }) });
+    await expect(s.fetch({ kind: 'gcs', bucket: 'fault-bkt', object: 'faults/local.onnx' })).rejects.toMatchObject({
+      code: 'MODEL_UNAVAILABLE',
+      message: expect.stringContaining('cannot store the download'),
+      publicMessage: 'the model file cannot be stored locally',
+    });
   });
 
   it('once the fault clears, the same store downloads the object', async () => {
