@@ -171,6 +171,13 @@ describe('GCS file cache', () => {
     expect((await store(cacheDir).fetch(gs('prune/a.onnx'))).path).toBe(a2.path);
     expect(gcs.mediaDownloads('cache-bkt', 'prune/a.onnx')).toBe(downloads);
     expect(await s.prune([gs('prune/a.onnx'), gs('c.onnx', 'other-bkt')])).toEqual({ removedFiles: 0, removedBytes: 0 });
+
+    // A new process whose registry no longer uses gs:// at all prunes before any download.
+    expect(await store(cacheDir).prune([{ kind: 'file', path: '/models/local.onnx' }])).toEqual({
+      removedFiles: 2,
+      removedBytes: a2.bytes + c.bytes,
+    });
+    expect(readdirSync(path.join(cacheDir, 'gcs'))).toEqual([]);
   });
 
   it('prune on an empty or missing cache folder removes nothing', async () => {
