@@ -44,6 +44,7 @@ async function start(registry: string, storageEmulatorHost: string, files: Recor
   for (const [rel, bytes] of Object.entries(files)) writeFile(dir, rel, bytes);
   const lines: LogLine[] = [];
   const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   const gateway = await createGateway({
     registry: registryFile,
     modelCacheDir: path.join(dir, 'model-cache'),
@@ -51,7 +52,7 @@ async function start(registry: string, storageEmulatorHost: string, files: Recor
     gcsRetryOptions: { autoRetry: false, maxRetries: 0 },
     loadRetryBaseMs: 30_000, // a backoff no test outlives
     defaultMetrics: false,
-    log: { info: at('info'), warn: at('warn'), error: at('error') },
+    log,
   });
   const server = http.createServer(gateway.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
