@@ -59,6 +59,15 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** What identifies a file's current content cheaply: a rewrite moves its mtime (ms) or inode. */
+export function fingerprintOf(st: { size: number; mtimeMs: number; ino: number }): string {
+  return `${st.size}:${Math.trunc(st.mtimeMs)}:${st.ino}`;
+}
+
+export async function fingerprint(file: string): Promise<string> {
+  return fingerprintOf(await fs.stat(file));
+}
+
 /** The file's md5 (base64) and crc32c (base64), as GCS reports them. */
 export async function hashFile(file: string): Promise<{ md5: string; crc32c: string; bytes: number }> {
   const md5 = createHash('md5');

@@ -10,7 +10,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
 import { GatewayError } from '../errors/catalogue.js';
-import { generationFile, hashFile, pruneCache, removeOrphanParts, syncDir, syncFile, tmpDir, type PruneResult } from './gcs-cache.js';
+import { fingerprint, fingerprintOf, generationFile, hashFile, pruneCache, removeOrphanParts, syncDir, syncFile, tmpDir, type PruneResult } from './gcs-cache.js';
 
 /**
  * How long storage may keep us waiting: for an answer to each request (the response headers),
@@ -256,15 +256,6 @@ function cannotStore(where: string, err: unknown): GatewayError {
     retryAfterSeconds: 5,
     publicMessage: 'the model file cannot be stored locally',
   });
-}
-
-/** What identifies a file's current content cheaply: a rewrite moves its mtime (ms) or inode. */
-function fingerprintOf(st: { size: number; mtimeMs: number; ino: number }): string {
-  return `${st.size}:${Math.trunc(st.mtimeMs)}:${st.ino}`;
-}
-
-async function fingerprint(file: string): Promise<string> {
-  return fingerprintOf(await fs.stat(file));
 }
 
 /**
