@@ -5,14 +5,19 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { GatewayError } from '../errors/catalogue.js';
-import { GcsStore, WriteConflictError, type StoredFile } from './gcs.js';
+import { GcsStore, tooLarge, WriteConflictError, type FetchOptions, type StoredFile } from './gcs.js';
+import { pruneCache, type PruneResult } from './gcs-cache.js';
 import { formatLocation, isInside, type Location } from './location.js';
 
-export { WriteConflictError, type StoredFile } from './gcs.js';
+export { DEFAULT_GCS_TIMEOUT_MS, WriteConflictError, type FetchOptions, type StoredFile } from './gcs.js';
+export type { PruneResult } from './gcs-cache.js';
 
 export interface BlobStore {
-  /** The file on local disk, downloaded into the cache folder when remote. */
-  fetch(loc: Location): Promise<StoredFile>;
+  /**
+   * The file on local disk, downloaded into the cache folder when remote. A file larger than
+   * `maxBytes` is refused (MODEL_UNAVAILABLE) from its metadata, before any download.
+   */
+  fetch(loc: Location, options?: FetchOptions): Promise<StoredFile>;
   /** A small text object (the registry), with what identifies its content. */
   readText(loc: Location): Promise<{ text: string; contentVersion: string }>;
   /**
@@ -25,6 +30,12 @@ export interface BlobStore {
    * WriteConflictError); returns the new contentVersion. Local files are replaced atomically.
    */
   writeText(loc: Location, text: string, expected: string): Promise<string>;
+  /**
+   * Frees the download cache: keeps only the newest cached generation of each gs:// object in
+   * `keep` (the locations every live revision uses), deletes cached objects not in it and
+   * orphaned partial downloads. Call at start-up and after each registry reload.
+   */
+  prune(keep: readonly Location[]): Promise<PruneResult>;
 }
 
 /** A local text's version: its content hash, so a rewrite with the same bytes is no change. */
@@ -42,10 +53,12 @@ export function createBlobStore(options: StoreOptions): BlobStore {
   const gcsStore = (): GcsStore => (gcs ??= new GcsStore(options.gcsClient(), options.cacheDir));
 
   return {
-    async fetch(loc) {
-      if (loc.kind === 'gcs') return gcsStore().fetch(loc.bucket, loc.object);
+    async fetch(loc, fetchOptions = {}) {
+      if (loc.kind === 'gcs') return gcsStore().fetch(loc.bucket, loc.object, fetchOptions);
       const st = await localStat(loc.path);
       if (loc.within) await checkContained(loc.path, loc.within);
+      const refused = tooLarge(formatLocation(loc), st.size, fetchOptions);
+      if (refused) throw refused;
       return { path: loc.path, bytes: st.size, contentVersion: `${st.size}-${st.mtimeMs}` };
     },
     async readText(loc) {
@@ -83,6 +96,12 @@ export function createBlobStore(options: StoreOptions): BlobStore {
         throw err;
       }
       return textVersion(text);
+    },
+    prune(keep) {
+      const objects = keep.flatMap((l) => (l.kind === 'gcs' ? [l] : []));
+      // Without a GCS store yet (nothing fetched from gs:// in this process) the folder is
+      // still pruned: a registry that moved off gs:// leaves files nothing will use again.
+      return gcs ? gcs.prune(objects) : pruneCache(options.cacheDir, objects, new Set());
     },
   };
 

@@ -1,6 +1,7 @@
 // A small GCS JSON API server for tests: enough of storage/v1 for the real
 // @google-cloud/storage client to stat and download objects by generation, with switches to
-// corrupt bytes or fail requests. It listens on 127.0.0.1 only.
+// corrupt bytes, fail requests, or misbehave per object (refuse, hang, cut a download short).
+// It listens on 127.0.0.1 only.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,19 @@ export interface RecordedRequest {
   readonly media: boolean;
 }
 
+/** How requests for one object misbehave (see FakeGcs.fault). */
+export type Fault =
+  /** Answer with this HTTP status and a GCS error body (e.g. 403, 404, 500). */
+  | { readonly kind: 'status'; readonly status: number }
+  /** Hold every answer this long before sending it (a slow or hung storage). */
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  /** Close the connection without answering (storage unreachable mid-flight). */
+  | { readonly kind: 'reset' }
+  /** Downloads: full content-length and headers, half the bytes, then the connection closes. */
+  | { readonly kind: 'truncate' }
+  /** Downloads: half the bytes, a pause of `pauseMs`, then the rest (a stalled transfer). */
+  | { readonly kind: 'stall'; readonly pauseMs: number };
+
 export interface FakeGcs {
   /** http://127.0.0.1:port — the form STORAGE_EMULATOR_HOST takes. */
   readonly host: string;
@@ -30,6 +44,10 @@ export interface FakeGcs {
   corrupt(bucket: string, object: string, on?: boolean): void;
   /** Answer the next `count` requests with this HTTP status. */
   failNext(status: number, count?: number): void;
+  /** Every request for this object (metadata and download) misbehaves so; undefined clears it. */
+  fault(bucket: string, object: string, fault: Fault | undefined): void;
+  /** Requests of any kind (metadata or download) that named this object. */
+  requestsFor(bucket: string, object: string): number;
   mediaDownloads(bucket: string, object: string): number;
   /** The newest generation's bytes as text, or undefined when the object does not exist. */
   read(bucket: string, object: string): { text: string; generation: number } | undefined;
@@ -43,6 +61,15 @@ export interface FakeGcs {
 export async function startFakeGcs(): Promise<FakeGcs> {
   const objects = new Map<string, StoredObject[]>(); // key → generations, newest last
   const corrupted = new Set<string>();
+  const faults = new Map<string, Fault>();
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
   const requests: RecordedRequest[] = [];
   let failures: { status: number; count: number } | undefined;
   let nextGeneration = 1_700_000_000_000_000;
@@ -76,10 +103,26 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const media = url.searchParams.get('alt') === 'media';
     requests.push({ method: req.method ?? 'GET', path: url.pathname, media });
+    const named = /\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+    const fault = named ? faults.get(keyOf(decodeURIComponent(named[1] ?? ''), decodeURIComponent(named[2] ?? ''))) : undefined;
+    if (fault?.kind === 'slow') later(fault.delayMs, () => answer(req, res, url, media, undefined));
+    else answer(req, res, url, media, fault);
+  });
+
+  function answer(req: http.IncomingMessage, res: http.ServerResponse, url: URL, media: boolean, fault: Fault | undefined): void {
+    if (res.destroyed) return; // the client gave up while a slow answer was held
     const send = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      send(fault.status, { error: { code: fault.status, message: `injected ${fault.status}` } });
+      return;
+    }
     if (failures && failures.count > 0) {
       failures.count--;
       send(failures.status, { error: { code: failures.status, message: 'injected failure' } });
@@ -140,11 +183,19 @@ export async function startFakeGcs(): Promise<FakeGcs> {
         'x-goog-generation': String(obj.generation),
         'x-goog-hash': obj.md5Hash ? `crc32c=${obj.crc32c},md5=${obj.md5Hash}` : `crc32c=${obj.crc32c}`,
       });
-      res.end(bytes);
+      const half = bytes.length >> 1;
+      if (fault?.kind === 'truncate') {
+        res.write(bytes.subarray(0, half), () => res.destroy());
+      } else if (fault?.kind === 'stall') {
+        res.write(bytes.subarray(0, half));
+        later(fault.pauseMs, () => res.end(bytes.subarray(half)));
+      } else {
+        res.end(bytes);
+      }
       return;
     }
     send(200, describeObject(bucket, object, obj));
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
@@ -171,11 +222,21 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     failNext(status, count = 1) {
       failures = { status, count };
     },
+    fault(bucket, object, fault) {
+      if (fault) faults.set(keyOf(bucket, object), fault);
+      else faults.delete(keyOf(bucket, object));
+    },
+    requestsFor(bucket, object) {
+      const suffix = `/b/${bucket}/o/${encodeURIComponent(object)}`;
+      return requests.filter((r) => r.path.endsWith(suffix)).length;
+    },
     mediaDownloads(bucket, object) {
       const suffix = `/b/${bucket}/o/${encodeURIComponent(object)}`;
       return requests.filter((r) => r.media && r.path.endsWith(suffix)).length;
     },
     close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
