@@ -114,7 +114,7 @@ function describeGuard(g: z.infer<typeof guardSchema> | null): string {
 }
 
 export function formatStatus(url: string, live: LiveRegistry): string {
-  const lines = [table([['gateway', url], ['revision', live.revision], ['source', live.source], ['loaded', live.loadedAt]])];
+  const lines = [table([['gateway', url], ['revision', live.revision], ['source', live.source], ['loaded at', live.loadedAt]])];
   for (const model of live.models) {
     const about = [
       model.sticky ? `sticky ${model.sticky}` : undefined,
