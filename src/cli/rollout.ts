@@ -11,8 +11,8 @@ import { percent, table } from './format.js';
 
 export const ROLLOUT_USAGE = `usage: model-gateway rollout <registry> <model> <version>=<weight>... [--dry-run]
 
-Sets the weights of the named versions of <model> (versions not named keep theirs) in a
-registry file (path, file:// or gs://), validates the whole registry, and writes it. Prints each
+Sets the weights of the named versions (or aliases) of <model> (versions not named keep
+theirs; weights are relative shares) in a registry file (path, file:// or gs://), validates the whole registry, and writes it. Prints each
 version's traffic share before and after.
 
   --dry-run   validate and print the shares, write nothing
@@ -84,13 +84,21 @@ export async function rollout(registry: string, modelName: string, pairs: Readon
   return editModel(registry, modelName, dryRun, ctx, (model) => {
     const problems: string[] = [];
     const wanted = new Map<string, number>();
-    for (const [version, raw] of pairs) {
+    const named = new Map<string, string>(); // version → the argument that named it
+    for (const [ref, raw] of pairs) {
       const w = Number(raw);
-      if (!model.versions.some((v) => v.name === version)) {
-        problems.push(`model "${model.name}" has no version "${version}" (it has ${versionList(model)})`);
+      // An alias names its version (canary=50), as it does in a request header.
+      const version = resolveVersionRef(model, ref)?.name;
+      if (version === undefined) {
+        problems.push(`model "${model.name}" has no version or alias "${ref}" (versions: ${versionList(model)})`);
       } else if (!Number.isFinite(w) || w < 0) {
-        problems.push(`weight "${raw}" for version "${version}" must be a number >= 0`);
-      } else wanted.set(version, w);
+        problems.push(`weight "${raw}" for version "${ref}" must be a number >= 0`);
+      } else if (named.has(version)) {
+        problems.push(`"${named.get(version)}" and "${ref}" both name version "${version}"`);
+      } else {
+        wanted.set(version, w);
+        named.set(version, ref);
+      }
     }
     if (problems.length > 0) throw new Refusal(problems);
     return { changes: changesOnly(model, wanted) };

@@ -113,6 +113,16 @@ describe('model-gateway rollout', () => {
     expect(output).toContain(`wrote ${reg.uri}: revision ${revisionOf(REGISTRY)} → ${revisionOf(expected)} (generation ${stored?.generation})`);
   });
 
+  it('takes an alias for its version, and refuses one version named twice', async () => {
+    const file = localRegistry();
+    const canary = await cli('rollout', file, 'iris', 'canary=30', 'stable=70');
+    expect(canary.code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(REGISTRY.replace('weight: 90 } # stable', 'weight: 70 } # stable').replace('weight: 10 }', 'weight: 30 }'));
+    const twice = await cli('rollout', file, 'iris', 'canary=0', '2=5');
+    expect(twice.code).toBe(1);
+    expect(twice.err).toContain('"canary" and "2" both name version "2"');
+  });
+
   it('an edit that changes nothing writes nothing and says so', async () => {
     const reg = gcsRegistry();
     const same = await cli('rollout', reg.uri, 'iris', '1=90', '2=10');
@@ -128,7 +138,7 @@ describe('model-gateway rollout', () => {
     expect(versions.err).toBe(
       [
         'refused: nothing written',
-        '  - model "iris" has no version "9" (it has 1, 2, 3)',
+        '  - model "iris" has no version or alias "9" (versions: 1, 2, 3)',
         '  - weight "-5" for version "2" must be a number >= 0',
         '  - weight "NaN" for version "1" must be a number >= 0',
         '  - weight "abc" for version "3" must be a number >= 0',
