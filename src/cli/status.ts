@@ -24,6 +24,8 @@ const guardSchema = z.object({
   requests: z.number().nullish(),
   errorRate: z.number().nullish(),
   p99Ms: z.number().nullish(),
+  /** false: the rollback could not be written to the registry source and holds in memory only. */
+  persisted: z.boolean().nullish(),
 });
 
 const versionSchema = z.object({
@@ -102,15 +104,21 @@ export async function fetchStatus(options: StatusOptions): Promise<{ registry: L
   return { registry: parsed.data };
 }
 
+/** Three significant digits below 100 ms (0.459, 12.5), whole milliseconds above. */
+function milliseconds(ms: number): string {
+  return String(ms >= 100 ? Math.round(ms) : Number(ms.toPrecision(3)));
+}
+
 function describeGuard(g: z.infer<typeof guardSchema> | null): string {
   if (!g) return '-';
   const when = [g.reason, g.at ? `at ${g.at}` : undefined].filter((s) => s).join(' ');
   const numbers = [
     g.requests != null ? `${g.requests} req` : undefined,
     g.errorRate != null ? `${percent(g.errorRate)} errors` : undefined,
-    g.p99Ms != null ? `p99 ${g.p99Ms} ms` : undefined,
+    g.p99Ms != null ? `p99 ${milliseconds(g.p99Ms)} ms` : undefined,
   ].filter((s) => s);
-  return `${g.state}${when ? ` (${when})` : ''}${numbers.length > 0 ? `: ${numbers.join(', ')}` : ''}`;
+  const memoryOnly = g.persisted === false ? '; in memory only, not written back' : '';
+  return `${g.state}${when ? ` (${when}${memoryOnly})` : ''}${numbers.length > 0 ? `: ${numbers.join(', ')}` : ''}`;
 }
 
 export function formatStatus(url: string, live: LiveRegistry): string {

@@ -53,6 +53,39 @@ const LIVE = {
         { name: 'b', uri: 'b.onnx', weight: 1, effectiveWeight: 1, share: 0.25, shadow: 0.5, state: 'loading', loaded: false, bytes: null, guard: null },
       ],
     },
+    {
+      // A guard rollback the gateway could not write back (a read-only source): memory only.
+      name: 'tight',
+      sticky: null,
+      fallback: 'x',
+      aliases: {},
+      versions: [
+        {
+          name: 'x',
+          uri: 'x.onnx',
+          weight: 0,
+          effectiveWeight: 0,
+          share: 0,
+          shadow: 0,
+          state: 'failed',
+          loaded: false,
+          bytes: null,
+          guard: { state: 'rolled_back', reason: 'p99', at: '2026-11-25T20:02:00.000Z', persisted: false, requests: 9, errorRate: 0, p99Ms: 1234.56 },
+        },
+        {
+          name: 'y',
+          uri: 'y.onnx',
+          weight: 1,
+          effectiveWeight: 1,
+          share: 1,
+          shadow: 0,
+          state: 'loaded',
+          loaded: true,
+          bytes: 3 * 2 ** 30,
+          guard: { state: 'ok', requests: 0, errorRate: 0, p99Ms: 0.45949729863572203 },
+        },
+      ],
+    },
   ],
 };
 
@@ -131,6 +164,11 @@ const expectedTable = (url: string) =>
     '  version  weight  effective  share  shadow  loaded   state    guard',
     '  a             3          3  75.0%       -  5.2 MiB  loaded   -',
     '  b             1          1  25.0%   50.0%  no       loading  -',
+    '',
+    'tight  (fallback x)',
+    '  version  weight  effective   share  loaded   state   guard',
+    '  x             0          0    0.0%  no       failed  rolled_back (p99 at 2026-11-25T20:02:00.000Z, ; in memory only, not written back): 9 req, 0.0% errors, p99 1235 ms',
+    '  y             1          1  100.0%  3.0 GiB  loaded  ok: 0 req, 0.0% errors, p99 0.459 ms',
     '',
   ].join('\n');
 
