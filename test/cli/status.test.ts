@@ -167,7 +167,7 @@ const expectedTable = (url: string) =>
     '',
     'tight  (fallback x)',
     '  version  weight  effective   share  loaded   state   guard',
-    '  x             0          0    0.0%  no       failed  rolled_back (p99 at 2026-11-25T20:02:00.000Z, ; in memory only, not written back): 9 req, 0.0% errors, p99 1235 ms',
+    '  x             0          0    0.0%  no       failed  rolled_back (p99 at 2026-11-25T20:02:00.000Z; in memory only, not written back): 9 req, 0.0% errors, p99 1235 ms',
     '  y             1          1  100.0%  3.0 GiB  loaded  ok: 0 req, 0.0% errors, p99 0.459 ms',
     '',
   ].join('\n');
