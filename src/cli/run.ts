@@ -80,13 +80,13 @@ const COMMANDS: Record<string, Command> = {
     options: { 'check-models': { type: 'boolean', default: false } },
     async run([registry, ...extra], values, io) {
       if (registry === undefined || extra.length > 0) return 'validate takes one <registry>';
-      const settings = parseSettings(io.env);
+      const { store, modelRoots } = cliStore(io.env);
       const result = await validateRegistry({
         registry,
         checkModels: values['check-models'] === true,
-        store: cliStore(io.env).store,
+        store,
         factory: createOrtSessionFactory({ intraOpNumThreads: 1 }),
-        modelRoots: settings.modelRoots,
+        modelRoots,
       });
       io.out(formatResult(result, registry));
       return result.ok ? 0 : 1;
