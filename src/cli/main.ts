@@ -2,10 +2,14 @@
 // Entry of `npx model-gateway`: see run.ts for the commands.
 import { run } from './run.js';
 
-run(process.argv.slice(2), process.env, (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)).then(
-  (code) => process.exit(code),
+const line = (stream: NodeJS.WriteStream) => (s: string) => stream.write(s.endsWith('\n') ? s : `${s}\n`);
+
+run(process.argv.slice(2), process.env, line(process.stdout), line(process.stderr)).then(
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    process.exitCode = 1;
   },
 );

@@ -55,6 +55,12 @@ export interface FakeGcs {
   uploads(bucket: string, object: string): number;
   /** Answer uploads with 403, as a bucket the gateway may read but not write. */
   denyUploads(on?: boolean): void;
+  /**
+   * Runs `fn` when an upload of this object arrives, before its precondition is checked (to
+   * change the object between a client's read and its write, or to hold a write back); the
+   * upload waits for the returned promise. Returns a function that removes the hook.
+   */
+  beforeUpload(bucket: string, object: string, fn: () => void | Promise<void>): () => void;
   close(): Promise<void>;
 }
 
@@ -76,6 +82,7 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   const keyOf = (bucket: string, object: string) => `${bucket}/${object}`;
   const uploadCounts = new Map<string, number>();
   let uploadsDenied = false;
+  const uploadHooks = new Map<string, () => void | Promise<void>>();
 
   function store(bucket: string, object: string, bytes: Buffer, composite = false): number {
     const crc = new CRC32C();
@@ -136,9 +143,10 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     if (upload && req.method === 'POST') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const bucket = decodeURIComponent(upload[1] ?? '');
         const object = url.searchParams.get('name') ?? '';
+        await uploadHooks.get(keyOf(bucket, object))?.();
         const bytes = uploadedBytes(req.headers['content-type'] ?? '', Buffer.concat(chunks));
         const current = objects.get(keyOf(bucket, object))?.at(-1);
         const match = url.searchParams.get('ifGenerationMatch');
@@ -214,6 +222,12 @@ export async function startFakeGcs(): Promise<FakeGcs> {
     },
     uploads(bucket, object) {
       return uploadCounts.get(keyOf(bucket, object)) ?? 0;
+    },
+    beforeUpload(bucket, object, fn) {
+      uploadHooks.set(keyOf(bucket, object), fn);
+      return () => {
+        if (uploadHooks.get(keyOf(bucket, object)) === fn) uploadHooks.delete(keyOf(bucket, object));
+      };
     },
     corrupt(bucket, object, on = true) {
       if (on) corrupted.add(keyOf(bucket, object));
