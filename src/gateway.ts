@@ -34,6 +34,8 @@ export interface GatewayOptions {
   readonly cwd?: string;
   readonly storageEmulatorHost?: string | undefined;
   readonly gcsRetryOptions?: StorageOptions['retryOptions'];
+  /** Per-request GCS timeout (and download stall limit); default 60 s. */
+  readonly gcsTimeoutMs?: number;
   readonly maxBodyBytes?: number;
   readonly log: GatewayLogger;
   readonly route?: Partial<RouteDeps>;
@@ -75,7 +77,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const store = createBlobStore({
     cacheDir: options.modelCacheDir,
-    gcsClient: () => createGcsClient({ emulatorHost: options.storageEmulatorHost, retryOptions: options.gcsRetryOptions }),
+    gcsClient: () =>
+      createGcsClient({ emulatorHost: options.storageEmulatorHost, retryOptions: options.gcsRetryOptions, timeoutMs: options.gcsTimeoutMs }),
   });
   const parse = { modelRoots: options.modelRoots ?? [], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
   const source = options.remoteModelPath
@@ -97,7 +100,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const guard = new Guard(options.now);
   const reloader = new Reloader(
-    { source, holder: registry, cache, metrics, traffic, guard, log: options.log, probeModel: (location) => store.probe(location) },
+    {
+      source,
+      holder: registry,
+      cache,
+      metrics,
+      traffic,
+      guard,
+      log: options.log,
+      probeModel: (location) => store.probe(location),
+      prune: (keep) => store.prune(keep),
+    },
     initial,
   );
   const controller = new RolloutController({ holder: registry, traffic, guard, metrics, log: options.log, source, reloader });
@@ -138,6 +151,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     controller,
     shadow,
     async warm() {
+      // Downloads left from earlier revisions (or a crash mid-download) go before new ones arrive.
+      await reloader.pruneNow();
       const result = await service.warm();
       lifecycle.ready = true;
       return result;

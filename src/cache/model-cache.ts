@@ -300,13 +300,8 @@ export class ModelCache {
     const labels = { model: target.model, version: target.version.name };
     const started = performance.now();
     try {
-      const file = await this.options.store.fetch(target.version.location);
-      if (file.bytes > this.limits.maxBytes) {
-        throw new GatewayError(
-          'MODEL_UNAVAILABLE',
-          `model "${target.model}" version "${target.version.name}" is ${file.bytes} bytes, more than cache.maxBytes (${this.limits.maxBytes})`,
-        );
-      }
+      // The store refuses, from metadata alone, an object larger than the whole cache may hold.
+      const file = await this.options.store.fetch(target.version.location, { maxBytes: this.limits.maxBytes });
       const session = await this.options.factory.create(file.path);
       this.failures.delete(key);
       const ms = performance.now() - started;

@@ -172,6 +172,11 @@ export class Reloader {
     }
   }
 
+  /** Deletes cached downloads the live revision does not use (at start-up). */
+  pruneNow(): Promise<void> {
+    return this.prune(this.deps.holder.current());
+  }
+
   private async prune(revision: Revision): Promise<void> {
     if (!this.deps.prune) return;
     try {

@@ -5,21 +5,14 @@
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../../src/gateway.js';
-import type { GcsOptions } from '../../src/storage/gcs.js';
 import { startFakeGcs, type Fault, type FakeGcs } from '../support/fake-gcs.js';
 import { makeTempDir, sampleValue, writeFile } from '../support/harness.js';
 import { doubler, tripler } from '../support/models.js';
 
 const TIMEOUT_MS = 400;
 
-// The gateway has no option for the storage timeout yet (its default, 60 s, is for real model
-// downloads): give its client a short one so the slow faults finish quickly.
-vi.mock('../../src/storage/gcs.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../src/storage/gcs.js')>();
-  return { ...actual, createGcsClient: (o: GcsOptions = {}) => actual.createGcsClient({ ...o, timeoutMs: o.timeoutMs ?? TIMEOUT_MS }) };
-});
 
 interface LogLine {
   readonly level: string;
@@ -50,6 +43,7 @@ async function start(registry: string, storageEmulatorHost: string, files: Recor
     modelCacheDir: path.join(dir, 'model-cache'),
     storageEmulatorHost,
     gcsRetryOptions: { autoRetry: false, maxRetries: 0 },
+    gcsTimeoutMs: TIMEOUT_MS, // the default (60 s) is for real model downloads
     loadRetryBaseMs: 30_000, // a backoff no test outlives
     defaultMetrics: false,
     log,

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countingFactory } from '../support/counting-factory.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
@@ -172,5 +173,17 @@ describe('hot reload from gs://', () => {
     const res = await predict(gw);
     expect([res.body.version, res.body.outputs.y]).toEqual(['1', [[3]]]);
     expect(gw.gateway.cache.loaded()).toHaveLength(1);
+    // Only the live generation stays in the cache folder.
+    const cached = readdirSync(path.join(gw.dir, '.cache'), { recursive: true }).map(String).filter((f) => f.includes('swap'));
+    expect(cached.filter((f) => /\d+\.bin$/.test(f))).toHaveLength(1);
+  });
+
+  it('refuses a model larger than cache.maxBytes from its metadata, without downloading it', async () => {
+    gcs.put('reg-bkt', 'models/big.onnx', new Uint8Array(5000));
+    gcs.put('reg-bkt', 'd/registry.yaml', 'cache: { maxBytes: 4000 }\nmodels:\n  m:\n    versions:\n      "1": { uri: ../models/big.onnx, weight: 1 }\n');
+    gw = await start('d/registry.yaml');
+    const res = await predict(gw);
+    expect([res.status, (res.body as unknown as { code: string }).code]).toEqual([503, 'MODEL_UNAVAILABLE']);
+    expect(gcs.mediaDownloads('reg-bkt', 'models/big.onnx')).toBe(0);
   });
 });
