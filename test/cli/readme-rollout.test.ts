@@ -6,49 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT } from '../support/harness.js';
 import { runToExit } from '../support/process.js';
-
-interface Step {
-  readonly command: string;
-  readonly expected: string;
-}
-
-/** The lines of one subsection: from its heading to the next heading of level 3 or higher. */
-function subsection(markdown: string, section: string, sub: string): string[] {
-  const lines = markdown.split('\n');
-  const start = lines.indexOf(section);
-  const subStart = lines.indexOf(sub, start);
-  if (start < 0 || subStart < 0) throw new Error(`README has no "${section}" with "${sub}"`);
-  const body: string[] = [];
-  let fenced = false;
-  for (const line of lines.slice(subStart + 1)) {
-    if (line.startsWith('```')) fenced = !fenced;
-    if (!fenced && /^#{1,3} /.test(line)) break;
-    body.push(line);
-  }
-  return body;
-}
-
-/** `$ npx model-gateway …` lines of the sh blocks, each with the lines shown under it. */
-function steps(lines: readonly string[]): Step[] {
-  const out: Array<{ command: string; expected: string[] }> = [];
-  let inSh = false;
-  for (const line of lines) {
-    if (line.startsWith('```')) {
-      inSh = !inSh && line.trim() === '```sh';
-      continue;
-    }
-    if (!inSh) continue;
-    if (line.startsWith('$ ')) {
-      if (!line.startsWith('$ npx model-gateway ')) throw new Error(`not a model-gateway command: ${line}`);
-      out.push({ command: line.slice(2), expected: [] });
-    } else {
-      const last = out.at(-1);
-      if (!last) throw new Error(`output before any command: ${line}`);
-      last.expected.push(line);
-    }
-  }
-  return out.map((s) => ({ command: s.command, expected: s.expected.join('\n') }));
-}
+import { readmeSteps, subsection } from '../support/readme.js';
 
 /**
  * Revision ids are content hashes of config/models.yaml, so they move whenever that file's
@@ -61,7 +19,7 @@ function revisionNamer(): (text: string) => string {
 }
 
 const README = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-const STEPS = steps(subsection(README, '## Rolling out and rolling back', '### From the command line'));
+const STEPS = readmeSteps(subsection(README, '## Rolling out and rolling back', '### From the command line'), /^npx model-gateway /);
 const temp = makeTempDir();
 afterAll(() => temp.cleanup());
 
