@@ -1,14 +1,14 @@
 // REMOTE_MODEL_PATH, the seed's way of running: one model file (a local path or a gs:// object)
 // served as model "default", version "1", through the real process; /predict may omit "model"
 // because the registry has exactly one. Setting MODEL_REGISTRY as well is refused at start-up.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nest } from '../src/inference/codec.js';
 import { startFakeGcs, type FakeGcs } from './support/fake-gcs.js';
 import { spawnGateway, stopGateway, waitReady } from './support/gateway-process.js';
 import { makeTempDir, REPO_ROOT, SHARED_MODELS, writeFile } from './support/harness.js';
-import { doubler } from './support/models.js';
+import { doubler, tripler } from './support/models.js';
 import type { ServerProcess } from './support/process.js';
 
 interface Fixture {
@@ -115,6 +115,55 @@ describe('REMOTE_MODEL_PATH with a model built in-process', () => {
     const s = server as ServerProcess;
     expect((await predict(s, { model: 'scorer', inputs: { x: [[1]] } })).body.code).toBe('MODEL_NOT_FOUND');
     expect((await predict(s, { model: 'default', version: '2', inputs: { x: [[1]] } })).body.code).toBe('VERSION_NOT_FOUND');
+  });
+});
+
+describe('REMOTE_MODEL_PATH on a gs:// object replaced in place', () => {
+  let gcs: FakeGcs;
+  let server: ServerProcess | undefined;
+  const cacheDir = path.join(temp.dir, 'replaced');
+  // Where the store keeps downloads of this object: one <generation>.bin per generation.
+  const objectDir = path.join(cacheDir, 'gcs', 'seed-bkt', encodeURIComponent('live/model.onnx'));
+  beforeAll(async () => {
+    gcs = await startFakeGcs();
+    gcs.put('seed-bkt', 'live/model.onnx', doubler);
+    server = await spawnGateway({
+      REMOTE_MODEL_PATH: 'gs://seed-bkt/live/model.onnx',
+      STORAGE_EMULATOR_HOST: gcs.host,
+      REGISTRY_POLL_SECONDS: '1',
+      MODEL_CACHE_DIR: cacheDir,
+    });
+    await waitReady(server);
+  });
+  afterAll(async () => {
+    await stopGateway(server);
+    await gcs?.close();
+  });
+
+  it('serves the new generation after the next poll, and the cache folder keeps only the live generation', async () => {
+    const s = server as ServerProcess;
+    expect((await predict(s, { model: 'default', inputs: { x: [[1]] } })).body.outputs).toEqual({ y: [[2]] });
+    const first = readdirSync(objectDir);
+    expect(first).toHaveLength(1);
+
+    const generation = gcs.put('seed-bkt', 'live/model.onnx', tripler);
+    const deadline = Date.now() + 3_000;
+    let y: unknown;
+    while (Date.now() < deadline) {
+      const answer = await predict(s, { model: 'default', inputs: { x: [[1]] } });
+      expect(answer.status).toBe(200);
+      y = answer.body.outputs?.y;
+      if (JSON.stringify(y) === '[[3]]') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(y).toEqual([[3]]);
+    // The old generation's session has no requests left: its download must go (issue 5, item 2).
+    let files = readdirSync(objectDir);
+    for (let i = 0; i < 20 && files.length > 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      files = readdirSync(objectDir);
+    }
+    expect(files).toEqual([`${generation}.bin`]);
   });
 });
 
