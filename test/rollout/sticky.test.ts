@@ -8,27 +8,13 @@ import { chooseVersion, stableHash } from '../../src/routing/route.js';
 import { linearModel } from '../../tools/onnx-builder.js';
 import { spawnGateway, stopGateway, waitReady } from '../support/gateway-process.js';
 import { makeTempDir, writeFile } from '../support/harness.js';
+import { modelEntry } from '../support/model-entry.js';
 import { doubler, tripler } from '../support/models.js';
 import type { ServerProcess } from '../support/process.js';
 
 const MODEL = 'scorer';
 
-function model(weights: Record<string, number>): ModelEntry {
-  return {
-    name: MODEL,
-    versions: Object.entries(weights).map(([name, weight]) => ({
-      name,
-      uri: `${name}.onnx`,
-      location: { kind: 'file', path: `/m/${name}.onnx` },
-      weight,
-      shadow: 0,
-    })),
-    aliases: new Map(),
-    sticky: 'x-user-id',
-    fallback: undefined,
-    guard: undefined,
-  };
-}
+const model = (weights: Record<string, number>): ModelEntry => modelEntry(MODEL, weights);
 
 // Randomness must play no part in a sticky choice: a random() that is called fails the test.
 const deps = {
