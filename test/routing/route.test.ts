@@ -2,23 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/catalogue.js';
 import type { ModelEntry } from '../../src/registry/revision.js';
 import { chooseVersion, seededRandom, stableHash, weighted, type RouteDeps } from '../../src/routing/route.js';
+import { modelEntry } from '../support/model-entry.js';
 
-function model(weights: Record<string, number>, aliases: Record<string, string> = {}): ModelEntry {
-  return {
-    name: 'iris',
-    versions: Object.entries(weights).map(([name, weight]) => ({
-      name,
-      uri: `${name}.onnx`,
-      location: { kind: 'file', path: `/m/${name}.onnx` },
-      weight,
-      shadow: 0,
-    })),
-    aliases: new Map(Object.entries(aliases)),
-    sticky: 'x-user-id',
-    fallback: undefined,
-    guard: undefined,
-  };
-}
+const model = (weights: Record<string, number>, aliases: Record<string, string> = {}): ModelEntry => modelEntry('iris', weights, aliases);
 
 const fixed = (u: number): RouteDeps => ({ random: () => u, hash: stableHash });
 
