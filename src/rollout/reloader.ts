@@ -63,7 +63,15 @@ export class Reloader {
   /** Polls every `seconds` (0 = never); the timer never keeps the process alive. */
   start(seconds: number): void {
     if (seconds <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.check().catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'registry check failed')), seconds * 1000);
+    let polling = false;
+    this.timer = setInterval(() => {
+      // A check slower than the interval (a long warm-up) must not queue more behind it.
+      if (polling) return;
+      polling = true;
+      void this.check()
+        .catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'registry check failed'))
+        .finally(() => (polling = false));
+    }, seconds * 1000);
     this.timer.unref();
   }
 
