@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/routing/route.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
-import { capturingLog, sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
+import { capturingLog, sampleValue, startGateway, startGatewayOnGcs, type RunningGateway } from '../support/harness.js';
 import { echo, failsOnOdd } from '../support/models.js';
 
 // Version 1 echoes any [n] input; version 2 fails inside onnxruntime for odd n.
@@ -101,14 +101,7 @@ describe('guard rollback on a gs:// registry', () => {
     gcs.put('guard-bkt', 'odd.onnx', files['odd.onnx']);
   });
   afterAll(() => gcs.close());
-  const start = (object: string) =>
-    startGateway({
-      registry: '',
-      registryUri: `gs://guard-bkt/${object}`,
-      storageEmulatorHost: gcs.host,
-      gcsRetryOptions: { autoRetry: false, maxRetries: 0 },
-      route: { random: seededRandom(7) },
-    });
+  const start = (object: string) => startGatewayOnGcs(gcs.host, `gs://guard-bkt/${object}`, { route: { random: seededRandom(7) } });
 
   it('writes weight 0 into the object with a conditional write', async () => {
     gcs.put('guard-bkt', 'registry.yaml', REGISTRY);

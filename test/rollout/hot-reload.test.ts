@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countingFactory } from '../support/counting-factory.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
-import { capturingLog, sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
+import { capturingLog, sampleValue, startGateway, startGatewayOnGcs, type RunningGateway } from '../support/harness.js';
 import { doubler, garbage, tripler } from '../support/models.js';
 
 const files = { 'v1.onnx': doubler, 'v2.onnx': tripler, 'bad.onnx': garbage };
@@ -128,13 +128,7 @@ describe('hot reload from gs://', () => {
   afterAll(() => gcs.close());
   const gsRegistry = (w1: number, w2: number) =>
     `models:\n  m:\n    versions:\n      "1": { uri: ../models/v1.onnx, weight: ${w1} }\n      "2": { uri: ../models/v2.onnx, weight: ${w2} }\n`;
-  const start = (object: string) =>
-    startGateway({
-      registry: '',
-      registryUri: `gs://reg-bkt/${object}`,
-      storageEmulatorHost: gcs.host,
-      gcsRetryOptions: { autoRetry: false, maxRetries: 0 },
-    });
+  const start = (object: string) => startGatewayOnGcs(gcs.host, `gs://reg-bkt/${object}`);
 
   it('checks the object by generation (a metadata request) and downloads only a changed registry', async () => {
     gcs.put('reg-bkt', 'models/v1.onnx', doubler);

@@ -107,6 +107,11 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 }
 
+/** A gateway whose registry is an object on the test GCS server, with client retries off. */
+export function startGatewayOnGcs(emulatorHost: string, registryUri: string, options: Partial<StartOptions> = {}): Promise<RunningGateway> {
+  return startGateway({ registry: '', registryUri, storageEmulatorHost: emulatorHost, gcsRetryOptions: { autoRetry: false, maxRetries: 0 }, ...options });
+}
+
 /** Reads one sample's value from Prometheus text, or undefined when the series is absent. */
 export function sampleValue(metricsText: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of metricsText.split('\n')) {
