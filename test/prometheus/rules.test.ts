@@ -148,7 +148,7 @@ describe('removing a rule condition makes a rule test fail', () => {
     for (const a of alerts) expect(MUTATIONS.some((m) => m.alert === a.alert), a.alert).toBe(true);
   });
 
-  it.each(MUTATIONS)('$alert without "$remove" fails prometheus/tests/$tests.test.yml', ({ alert, tests, remove }) => {
+  it.each(MUTATIONS)('$alert without "$remove" fails the promtool tests in $tests', ({ alert, tests, remove }) => {
     requirePromtool();
     const mutated = structuredClone(ruleFile);
     const rule = mutated.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
