@@ -1,9 +1,9 @@
 // Entry point: the only module that reads the environment, listens, and handles signals.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { pino } from 'pino';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
+import { createLogger } from './logging/logger.js';
 import { RegistryValidationError } from './registry/parse.js';
 
 function packageVersion(): string {
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof SettingsError ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  const log = pino({ level: settings.logLevel, base: { service: 'model-gateway' } });
+  const log = createLogger(settings);
 
   let gateway;
   try {

@@ -16,6 +16,8 @@ export interface Settings {
   readonly modelRoots: readonly string[];
   readonly adminToken: string | undefined;
   readonly storageEmulatorHost: string | undefined;
+  /** GOOGLE_CLOUD_PROJECT (set by Google's runtimes): log lines link to Cloud Trace. */
+  readonly googleCloudProject: string | undefined;
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
   readonly shutdownGraceSeconds: number;
@@ -65,6 +67,7 @@ export function parseSettings(env: Env): Settings {
     modelRoots: (value('MODEL_ROOTS') ?? '').split(':').filter((r) => r !== '').map((r) => path.resolve(r)),
     adminToken: value('ADMIN_TOKEN'),
     storageEmulatorHost: value('STORAGE_EMULATOR_HOST'),
+    googleCloudProject: value('GOOGLE_CLOUD_PROJECT'),
     logLevel: logLevel as LogLevel,
     maxBodyBytes: maxBodyBytes ?? 0,
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),

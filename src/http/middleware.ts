@@ -11,11 +11,42 @@ export interface HttpLogger {
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+// W3C Trace Context: version-traceid(32 hex)-parentid(16 hex)-flags; all-zero ids are invalid.
+const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+// Google's X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS, the span id in decimal.
+const CLOUD_TRACE_RE = /^([0-9a-fA-F]{32})(?:\/(\d{1,20}))?(?:;o=\d)?$/;
+
+export interface TraceContext {
+  /** 32 lower-case hex digits. */
+  readonly traceId: string;
+  /** 16 lower-case hex digits, when the header had a usable one. */
+  readonly spanId?: string;
+}
+
+const ALL_ZERO = /^0+$/;
+
+/** The caller's trace: `traceparent` first (the standard), else `x-cloud-trace-context`. */
+export function traceContext(header: (name: string) => string): TraceContext | undefined {
+  const tp = TRACEPARENT_RE.exec(header('traceparent').trim().toLowerCase());
+  if (tp) {
+    const [, version, traceId = '', spanId = ''] = tp;
+    if (version !== 'ff' && !ALL_ZERO.test(traceId) && !ALL_ZERO.test(spanId)) return { traceId, spanId };
+  }
+  const ct = CLOUD_TRACE_RE.exec(header('x-cloud-trace-context').trim());
+  if (!ct) return undefined;
+  const [, traceId = '', span = '0'] = ct;
+  if (ALL_ZERO.test(traceId)) return undefined;
+  const spanNumber = BigInt(span);
+  const spanId = spanNumber > 0n && spanNumber < 2n ** 64n ? spanNumber.toString(16).padStart(16, '0') : undefined;
+  return { traceId: traceId.toLowerCase(), ...(spanId === undefined ? {} : { spanId }) };
+}
 
 export function requestContext(log: HttpLogger): Middleware {
   return async (ctx, next) => {
+    // The caller's id, else its trace id (so the id in the response finds the trace), else new.
     const given = ctx.get('x-request-id');
-    const id = REQUEST_ID_RE.test(given) ? given : randomUUID();
+    const trace = traceContext((name) => ctx.get(name));
+    const id = REQUEST_ID_RE.test(given) ? given : (trace?.traceId ?? randomUUID());
     ctx.state.requestId = id;
     ctx.set('x-request-id', id);
     const started = performance.now();
@@ -28,8 +59,9 @@ export function requestContext(log: HttpLogger): Middleware {
     } catch (err) {
       render(ctx, err, log, id);
     } finally {
-      const ms = Math.round((performance.now() - started) * 100) / 100;
-      const line = { requestId: id, method: ctx.method, path: ctx.path, status: ctx.status, ms, ...ctx.state.logFields };
+      const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+      // One line per request; logFields (model, version, route reason) never holds tensor values.
+      const line = { requestId: id, ...trace, method: ctx.method, path: ctx.path, status: ctx.status, latencyMs, ...ctx.state.logFields };
       if (ctx.status >= 500) log.warn(line, 'request');
       else log.info(line, 'request');
     }

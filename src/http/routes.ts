@@ -40,7 +40,7 @@ function routed(ctx: Context) {
 
 async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: string | undefined, parsed: ParsedInfer): Promise<InferResult> {
   const headerVersion = ctx.get('x-model-version') || undefined;
-  return deps.service.infer(
+  const result = await deps.service.infer(
     {
       model,
       version: urlVersion ?? parsed.version ?? headerVersion,
@@ -50,6 +50,9 @@ async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: s
     },
     routed(ctx),
   );
+  // How the version was chosen (explicit, sticky, weighted, fallback) goes on the request's log line.
+  ctx.state.logFields = { ...ctx.state.logFields, reason: result.reason };
+  return result;
 }
 
 export function buildRouter(deps: RouteDeps): Router {

@@ -12,6 +12,10 @@ export interface RunningPrometheus {
   query(expr: string): Promise<{ status: string; error?: string; data?: { resultType: string; result: unknown[] } }>;
   /** Waits until every target has been scraped at least `scrapes` times. */
   waitForScrapes(scrapes: number): Promise<void>;
+  /** Waits for `more` scrapes of every target after the ones seen so far. */
+  waitForMoreScrapes(more: number): Promise<void>;
+  /** A range query, as Grafana sends for annotations: matrix of [seconds, value] pairs. */
+  queryRange(expr: string, startSeconds: number, endSeconds: number, stepSeconds: number): Promise<{ status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,18 @@ export async function startPrometheus(targets: string[], rules?: string): Promis
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
     return (await res.json()) as Awaited<ReturnType<RunningPrometheus['query']>>;
   };
+  const scrapes = async (): Promise<number> => {
+    const r = await query('min(count_over_time(up[1m]))');
+    return Number((r.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
+  };
+  const waitForScrapes = async (wanted: number): Promise<void> => {
+    for (let i = 0; i < 300; i++) {
+      const up = await query('min(up)');
+      if ((await scrapes()) >= wanted && (up.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] === '1') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('targets were not scraped in time');
+  };
   for (let i = 0; ; i++) {
     if ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok) break;
     if (i > 200) throw new Error('prometheus did not become ready');
@@ -52,15 +68,14 @@ export async function startPrometheus(targets: string[], rules?: string): Promis
   return {
     url,
     query,
-    async waitForScrapes(scrapes) {
-      for (let i = 0; i < 300; i++) {
-        const r = await query('min(count_over_time(up[1m]))');
-        const n = Number((r.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
-        const up = await query('min(up)');
-        if (n >= scrapes && (up.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] === '1') return;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error('targets were not scraped in time');
+    waitForScrapes,
+    async waitForMoreScrapes(more) {
+      await waitForScrapes((await scrapes()) + more);
+    },
+    async queryRange(expr, start, end, step) {
+      const params = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(step) });
+      const res = await fetch(`${url}/api/v1/query_range?${params.toString()}`);
+      return (await res.json()) as Awaited<ReturnType<RunningPrometheus['queryRange']>>;
     },
     async stop() {
       child.kill('SIGTERM');

@@ -1,0 +1,56 @@
+// The process logger: pino JSON lines that Google Cloud Logging (and any JSON log pipeline)
+// understands without a parser: `severity` instead of pino's numeric level, an ISO `time`, and a
+// request's trace id turned into the `logging.googleapis.com/trace` field that links the line to
+// Cloud Trace when the project is known.
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export interface LoggerSettings {
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** GOOGLE_CLOUD_PROJECT: when set, `traceId` fields become Cloud Logging trace links. */
+  readonly googleCloudProject?: string | undefined;
+}
+
+/** Cloud Logging's LogSeverity names for pino's levels. */
+export const SEVERITY: Readonly<Record<string, string>> = {
+  trace: 'DEBUG',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARNING',
+  error: 'ERROR',
+  fatal: 'CRITICAL',
+};
+
+/** The field Cloud Logging reads a trace from (https://cloud.google.com/logging/docs/structured-logging). */
+export const TRACE_FIELD = 'logging.googleapis.com/trace';
+export const SPAN_FIELD = 'logging.googleapis.com/spanId';
+
+/**
+ * Rewrites `traceId`/`spanId` (set by the request middleware) into Cloud Logging's fields when a
+ * project is configured; without one they stay as they are, still greppable.
+ */
+export function cloudTraceFields(project: string | undefined): (obj: Record<string, unknown>) => Record<string, unknown> {
+  return (obj) => {
+    if (project === undefined || typeof obj.traceId !== 'string') return obj;
+    const { traceId, spanId, ...rest } = obj;
+    return {
+      ...rest,
+      traceId,
+      [TRACE_FIELD]: `projects/${project}/traces/${traceId}`,
+      ...(typeof spanId === 'string' ? { [SPAN_FIELD]: spanId } : {}),
+    };
+  };
+}
+
+export function createLogger(settings: LoggerSettings, destination?: DestinationStream): Logger {
+  const options = {
+    level: settings.logLevel,
+    base: { service: 'model-gateway' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      // pino's numeric level stays beside severity: pino-pretty and jq filters use it.
+      level: (label: string, number: number) => ({ severity: SEVERITY[label] ?? 'DEFAULT', level: number }),
+      log: cloudTraceFields(settings.googleCloudProject),
+    },
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}
