@@ -3,9 +3,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelCache, VersionState } from '../cache/model-cache.js';
 import { GatewayError } from '../errors/catalogue.js';
-import type { Batchers } from '../inference/batcher.js';
-import type { JsonTensor } from '../inference/codec.js';
+import type { InputTensor } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
+import type { Batchers } from '../inference/batcher.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
@@ -22,7 +22,7 @@ export interface InferRequest {
   readonly version?: string | undefined;
   /** Looks up a request header (lower-case name), for sticky routing. */
   readonly header: (name: string) => string | undefined;
-  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  readonly inputs: ReadonlyMap<string, InputTensor>;
   /** Output names to return; all tensor outputs when absent. */
   readonly outputs?: readonly string[] | undefined;
 }
