@@ -28,7 +28,8 @@ const v2Body = z.object({
         name: z.string().min(1),
         shape: z.array(z.number().int().nonnegative(), { error: 'must be an array of non-negative integers' }),
         datatype: z.string(),
-        data: z.unknown(),
+        // Absent when parameters.binary_data_size says the values are in the binary part.
+        data: z.unknown().optional(),
         parameters: z.record(z.string(), z.unknown()).optional(),
       }),
       { error: 'must be an array of {name, shape, datatype, data}' },
@@ -90,7 +91,7 @@ export function parseV2Infer(body: unknown, limits: InputLimits = DEFAULT_INPUT_
   const inputs = new Map<string, InputTensor>();
   const cursor = new BinaryCursor(binary);
   let total = 0;
-  for (const input of b.inputs) {
+  for (const [index, input] of b.inputs.entries()) {
     const what = `input "${input.name}"`;
     if (inputs.has(input.name)) throw new GatewayError('INVALID_INPUT', `${what} is given twice`);
     const type = ortTypeFromV2(input.datatype);
@@ -108,6 +109,9 @@ export function parseV2Infer(body: unknown, limits: InputLimits = DEFAULT_INPUT_
       checkStrings(type, data, what, limits);
       inputs.set(input.name, { kind: 'raw', shape: input.shape, datatype: input.datatype, data });
       continue;
+    }
+    if (input.data === undefined) {
+      throw new GatewayError('BAD_REQUEST', `invalid request: inputs.${index}.data: required (or parameters.binary_data_size with the binary data extension)`);
     }
     const { values } = flattenNested(input.data, what, limits);
     if (values.length !== count) {
