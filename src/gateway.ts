@@ -5,6 +5,7 @@ import type { StorageOptions } from '@google-cloud/storage';
 import { ModelCache } from './cache/model-cache.js';
 import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
+import { Batchers } from './inference/batcher.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { RegistryHolder } from './registry/holder.js';
@@ -124,6 +125,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     traffic,
     onOutcome: controller.observe,
     shadow,
+    batchers: new Batchers({
+      onBatch: (model, version, rows) => metrics.batchSize.observe({ model, version }, rows),
+      warn: (obj, msg) => options.log.warn(obj, msg),
+    }),
   });
   const admin = new AdminService({ registry, cache, traffic, guard, controller, reloader, sourceDescription: source.description });
   const lifecycle: Lifecycle = { ready: false, draining: false };

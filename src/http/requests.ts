@@ -2,9 +2,11 @@
 // JsonTensor map. Messages name the field (inputs.0.shape) so callers can fix their request.
 import { z } from 'zod';
 import { GatewayError } from '../errors/catalogue.js';
-import { declaredElements, flattenNested, type JsonTensor } from '../inference/codec.js';
-import { ortTypeFromV2 } from '../inference/dtypes.js';
+import { declaredElements, flattenNested, type InputTensor, type JsonTensor } from '../inference/codec.js';
+import { ortTypeFromV2, type OrtType, type TensorData } from '../inference/dtypes.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../inference/limits.js';
+import { tensorFromRaw } from '../inference/raw-tensor.js';
+import { BinaryCursor, binaryDataSize, binaryOutputChoice } from './binary.js';
 
 const versionField = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
 
@@ -26,7 +28,8 @@ const v2Body = z.object({
         name: z.string().min(1),
         shape: z.array(z.number().int().nonnegative(), { error: 'must be an array of non-negative integers' }),
         datatype: z.string(),
-        data: z.unknown(),
+        // Absent when parameters.binary_data_size says the values are in the binary part.
+        data: z.unknown().optional(),
         parameters: z.record(z.string(), z.unknown()).optional(),
       }),
       { error: 'must be an array of {name, shape, datatype, data}' },
@@ -45,12 +48,14 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   throw new GatewayError('BAD_REQUEST', `invalid request: ${first}`);
 }
 
-export interface ParsedInfer {
+export interface ParsedInfer<T extends InputTensor = InputTensor> {
   readonly model?: string;
   readonly version?: string | undefined;
   readonly id?: string | undefined;
-  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  readonly inputs: ReadonlyMap<string, T>;
   readonly outputs?: readonly string[] | undefined;
+  /** V2 binary data extension: which outputs to send as raw bytes; undefined = all JSON. */
+  readonly binaryOutput?: ((name: string) => boolean) | undefined;
 }
 
 /** Adds one input's elements to the request's running total, refused once over the limit. */
@@ -65,7 +70,7 @@ function addToRequest(total: number, count: number, limits: InputLimits): number
   return sum;
 }
 
-export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer {
+export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer<JsonTensor> {
   const b = parse(predictBody, body);
   const inputs = new Map<string, JsonTensor>();
   let total = 0;
@@ -77,25 +82,53 @@ export function parsePredict(body: unknown, limits: InputLimits = DEFAULT_INPUT_
   return { model: b.model, version: b.version, inputs, outputs: b.outputs };
 }
 
-export function parseV2Infer(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): ParsedInfer {
+/**
+ * A V2 infer body. `binary` is the part after the JSON header (binary data extension): inputs
+ * with `parameters.binary_data_size` take their bytes from it, in order, as typed arrays.
+ */
+export function parseV2Infer(body: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS, binary?: Uint8Array): ParsedInfer {
   const b = parse(v2Body, body);
-  const inputs = new Map<string, JsonTensor>();
+  const inputs = new Map<string, InputTensor>();
+  const cursor = new BinaryCursor(binary);
   let total = 0;
-  for (const input of b.inputs) {
+  for (const [index, input] of b.inputs.entries()) {
     const what = `input "${input.name}"`;
     if (inputs.has(input.name)) throw new GatewayError('INVALID_INPUT', `${what} is given twice`);
-    if (!ortTypeFromV2(input.datatype)) {
+    const type = ortTypeFromV2(input.datatype);
+    if (!type) {
       throw new GatewayError('INVALID_INPUT', `${what}: "${input.datatype}" is not a V2 datatype this gateway supports`);
     }
     // The declared shape is authoritative and checked before the data is walked; V2 allows the
     // data flat or nested.
     const count = declaredElements(what, input.shape, limits);
     total = addToRequest(total, count, limits);
+    const size = binaryDataSize(input.parameters, what);
+    if (size !== undefined) {
+      if (input.data !== undefined) throw new GatewayError('INVALID_INPUT', `${what} has both data and parameters.binary_data_size; send one`);
+      const data = tensorFromRaw(type, cursor.take(size, what), count, what);
+      checkStrings(type, data, what, limits);
+      inputs.set(input.name, { kind: 'raw', shape: input.shape, datatype: input.datatype, data });
+      continue;
+    }
+    if (input.data === undefined) {
+      throw new GatewayError('BAD_REQUEST', `invalid request: inputs.${index}.data: required (or parameters.binary_data_size with the binary data extension)`);
+    }
     const { values } = flattenNested(input.data, what, limits);
     if (values.length !== count) {
       throw new GatewayError('INVALID_INPUT', `${what}: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`);
     }
     inputs.set(input.name, { shape: input.shape, values, datatype: input.datatype });
   }
-  return { id: b.id, version: b.version, inputs, outputs: b.outputs?.map((o) => o.name) };
+  cursor.end();
+  return { id: b.id, version: b.version, inputs, outputs: b.outputs?.map((o) => o.name), binaryOutput: binaryOutputChoice(b.parameters, b.outputs) };
+}
+
+/** BYTES elements from raw bytes are held to the same string limit as JSON strings. */
+function checkStrings(type: OrtType, data: TensorData, what: string, limits: InputLimits): void {
+  if (type !== 'string') return;
+  (data as string[]).forEach((s, i) => {
+    if (s.length > limits.maxStringLength) {
+      throw new GatewayError('LIMIT_EXCEEDED', `${what}: element [${i}] is a string of ${s.length} characters; at most ${limits.maxStringLength} are accepted`);
+    }
+  });
 }

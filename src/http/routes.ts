@@ -4,11 +4,11 @@ import type { Context } from 'koa';
 import { Router } from '@koa/router';
 import { GatewayError } from '../errors/catalogue.js';
 import { nest } from '../inference/codec.js';
-import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { GatewayService, InferResult } from '../service/gateway-service.js';
 import type { AdminService } from '../service/admin-service.js';
 import { addAdminRoutes } from './admin.js';
+import { BINARY_EXTENSION, readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
@@ -72,14 +72,11 @@ export function buildRouter(deps: RouteDeps): Router {
   });
 
   const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
-    const parsed = parseV2Infer(await readJson(ctx, deps.maxBodyBytes));
+    // JSON, or the binary data extension's JSON header and raw tensor bytes (http/binary.ts).
+    const { json, binary } = await readV2Body(ctx, deps.maxBodyBytes);
+    const parsed = parseV2Infer(json, undefined, binary);
     const result = await infer(ctx, deps, model, version, parsed);
-    ctx.body = {
-      model_name: result.model,
-      model_version: result.version,
-      ...(parsed.id === undefined ? {} : { id: parsed.id }),
-      outputs: result.outputs.map((o) => ({ name: o.name, datatype: V2_DATATYPE[o.type], shape: o.shape, data: o.values })),
-    };
+    writeV2Response(ctx, result, parsed.id, parsed.binaryOutput);
   };
   router.post('/v2/models/:model/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, undefined));
   router.post('/v2/models/:model/versions/:version/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, ctx.params.version));
@@ -110,7 +107,7 @@ export function buildRouter(deps: RouteDeps): Router {
     ctx.body = ready ? { ready } : { ready, ...(deps.lifecycle.draining ? { draining: true } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
   });
   router.get('/v2', (ctx) => {
-    ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [] };
+    ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [BINARY_EXTENSION] };
   });
 
   if (deps.admin) addAdminRoutes(router, deps.admin, deps.adminToken);

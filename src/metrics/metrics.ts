@@ -34,6 +34,9 @@ export class GatewayMetrics {
   readonly rollbacks: Counter<'model' | 'version' | 'reason'>;
   readonly registryReloads: Counter<'result'>;
   readonly registryInfo: Gauge<'revision'>;
+  /** Rows per run of a batching version (inference/batcher.ts); series only for those versions. */
+  readonly batchSize: Histogram<'model' | 'version'>;
+  private batchSeries: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private fallbackSeries: ReadonlySet<string> = new Set();
 
@@ -65,6 +68,7 @@ export class GatewayMetrics {
     this.registryReloads = counter('gateway_registry_reloads_total', 'Registry checks by result', ['result']);
     this.registryInfo = gauge('gateway_registry_info', 'The active registry revision', ['revision']);
     for (const result of RELOAD_RESULTS) this.registryReloads.inc({ result }, 0);
+    this.batchSize = histogram('gateway_batch_size', 'Rows stacked into one run by dynamic batching', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
   }
 
   /**
@@ -100,6 +104,7 @@ export class GatewayMetrics {
       }
     }
     this.dropStale(keep);
+    this.syncBatchSeries(revision);
     // Fallback targets can change with any revision: drop the series of old targets.
     for (const series of this.fallbackSeries) if (!keepFallback.has(series)) this.fallbacks.remove(JSON.parse(series) as Record<string, string>);
     this.fallbackSeries = keepFallback;
@@ -118,6 +123,21 @@ export class GatewayMetrics {
       for (const reason of ROLLBACK_REASONS) this.rollbacks.remove({ ...labels, reason });
     }
     this.known = keep;
+  }
+
+  /** gateway_batch_size series exist (at 0) exactly for the versions with `batching`. */
+  private syncBatchSeries(revision: Revision): void {
+    const keep = new Map<string, { model: string; version: string }>();
+    for (const model of revision.models.values()) {
+      for (const v of model.versions) {
+        if (v.batching === undefined) continue;
+        const labels = { model: model.name, version: v.name };
+        keep.set(`${model.name}\u0000${v.name}`, labels);
+        this.batchSize.zero(labels);
+      }
+    }
+    for (const [key, labels] of this.batchSeries) if (!keep.has(key)) this.batchSize.remove(labels);
+    this.batchSeries = keep;
   }
 
   text(): Promise<string> {

@@ -133,7 +133,8 @@ function buildModel(
       // Checked again with symlinks followed when the file is opened (storage/store.ts).
       location = Object.freeze({ ...location, within: roots });
     }
-    versions.push(Object.freeze({ name: vname, uri: v.uri, location, weight: v.weight, shadow: v.shadow }));
+    const batching = v.batching && Object.freeze({ maxBatchSize: v.batching.maxBatchSize, maxDelayMs: v.batching.maxDelayMs });
+    versions.push(Object.freeze({ name: vname, uri: v.uri, location, weight: v.weight, shadow: v.shadow, batching }));
   }
   const names = new Set(Object.keys(model.versions));
   if (names.size === 0) at([...base, 'versions'], 'must declare at least one version');

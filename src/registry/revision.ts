@@ -9,6 +9,14 @@ export interface GuardPolicy {
   readonly windowSeconds: number;
 }
 
+/** Dynamic batching of one version (inference/batcher.ts). */
+export interface BatchingPolicy {
+  /** Most rows (first-dimension entries) stacked into one run. */
+  readonly maxBatchSize: number;
+  /** Longest a request waits for company before its batch runs. */
+  readonly maxDelayMs: number;
+}
+
 export interface VersionEntry {
   readonly name: string;
   /** The uri as written in the registry (for display). */
@@ -17,6 +25,8 @@ export interface VersionEntry {
   readonly location: Location;
   readonly weight: number;
   readonly shadow: number;
+  /** Set when the registry asks for dynamic batching of this version. */
+  readonly batching?: BatchingPolicy | undefined;
 }
 
 export interface ModelEntry {

@@ -47,10 +47,33 @@ const byteSize = z
     return n;
   });
 
+/** Upper bounds of `batching`: beyond them a batch would hold requests for longer than any caller
+ * of an online endpoint expects, or stack more rows than one run should take. */
+export const MAX_BATCH_SIZE = 1024;
+export const MAX_BATCH_DELAY_MS = 1000;
+
+// Dynamic batching (inference/batcher.ts): concurrent requests stacked along dimension 0.
+const batchingSchema = z
+  .strictObject({
+    maxBatchSize: z
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(1, 'must be >= 1')
+      .max(MAX_BATCH_SIZE, `must be <= ${MAX_BATCH_SIZE}`)
+      .describe('most rows (first-dimension entries) stacked into one run'),
+    maxDelayMs: z
+      .number({ error: 'must be a number' })
+      .min(0, 'must be >= 0')
+      .max(MAX_BATCH_DELAY_MS, `must be <= ${MAX_BATCH_DELAY_MS}`)
+      .describe('longest a request waits for others to share its run, in milliseconds'),
+  })
+  .describe('dynamic batching, for models whose inputs all have a dynamic first dimension');
+
 const versionSchema = z.strictObject({
   uri: z.string({ error: 'must be a string (gs://…, file://… or a path)' }).min(1, 'must not be empty'),
   weight: z.number({ error: 'must be a number' }).min(0, 'must be >= 0').default(0),
   shadow: z.number({ error: 'must be a number' }).min(0, 'must be >= 0').max(1, 'must be <= 1').default(0),
+  batching: batchingSchema.optional(),
 });
 
 const guardSchema = z.strictObject({

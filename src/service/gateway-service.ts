@@ -3,8 +3,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelCache, VersionState } from '../cache/model-cache.js';
 import { GatewayError } from '../errors/catalogue.js';
-import type { JsonTensor } from '../inference/codec.js';
+import type { InputTensor } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
+import type { Batchers } from '../inference/batcher.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
@@ -21,7 +22,7 @@ export interface InferRequest {
   readonly version?: string | undefined;
   /** Looks up a request header (lower-case name), for sticky routing. */
   readonly header: (name: string) => string | undefined;
-  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  readonly inputs: ReadonlyMap<string, InputTensor>;
   /** Output names to return; all tensor outputs when absent. */
   readonly outputs?: readonly string[] | undefined;
 }
@@ -70,6 +71,8 @@ export interface GatewayServiceDeps {
   readonly traffic?: TrafficWeights;
   readonly onOutcome?: OutcomeListener;
   readonly shadow?: ShadowRunner;
+  /** Dynamic batching of versions with `batching` (absent: every request runs alone). */
+  readonly batchers?: Batchers;
 }
 
 /** Called as soon as a version is chosen (again with `fallbackFrom` when the fallback takes over). */
@@ -126,7 +129,7 @@ export class GatewayService {
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
     try {
-      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs);
+      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs, this.deps.batchers);
       return { model: model.name, version: version.name, reason, outputs };
     } catch (err) {
       outcome = isClientError(err) ? 'client_error' : 'server_error';

@@ -1,33 +1,56 @@
 // One run of one version: lease a session, check and encode the inputs against its signature,
 // run, decode. Shared by primary requests and shadow copies so both see the same checks.
 import type { ModelCache } from '../cache/model-cache.js';
+import type { Batchers } from '../inference/batcher.js';
 import { GatewayError } from '../errors/catalogue.js';
-import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type JsonTensor } from '../inference/codec.js';
+import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type InputTensor } from '../inference/codec.js';
 import type { VersionEntry } from '../registry/revision.js';
+import type { TensorData } from '../inference/dtypes.js';
+import type { HostTensor } from '../inference/session.js';
 
 export interface NamedOutput extends DecodedTensor {
   readonly name: string;
+  /** The typed storage `values` are decoded from (binary transports send it as it is). */
+  readonly data: TensorData;
 }
 
 export async function runVersion(
   cache: ModelCache,
   model: string,
   version: VersionEntry,
-  inputs: ReadonlyMap<string, JsonTensor>,
+  inputs: ReadonlyMap<string, InputTensor>,
   requested: readonly string[] | undefined,
+  batchers?: Batchers,
 ): Promise<NamedOutput[]> {
   const lease = await cache.acquire(model, version);
   try {
     const feeds = encodeInputs(lease.session.signature, inputs);
     const outputNames = selectOutputs(lease.session.signature, requested);
-    const raw = await lease.session.run(feeds, outputNames).catch((err: unknown) => {
+    // Dynamic batching: a version with `batching` runs through its batcher (inference/batcher.ts).
+    const run = batchers ? batchers.run(lease.session, model, version.name, version.batching, feeds, outputNames) : lease.session.run(feeds, outputNames);
+    const raw = await run.catch((err: unknown) => {
       throw new GatewayError('INFERENCE_FAILED', `model "${model}" version "${version.name}" failed: ${String(err)}`, { cause: err });
     });
     return outputNames.flatMap((name) => {
       const t = raw[name];
-      return t ? [{ name, ...decodeOutput(t) }] : [];
+      return t ? [namedOutput(name, t)] : [];
     });
   } finally {
     lease.release();
   }
+}
+
+/** JSON `values` are decoded on first read only: a binary response never pays for them. */
+function namedOutput(name: string, t: HostTensor): NamedOutput {
+  let values: unknown[] | undefined;
+  return {
+    name,
+    type: t.type,
+    shape: t.dims,
+    data: t.data,
+    get values() {
+      values ??= decodeOutput(t).values;
+      return values;
+    },
+  };
 }
