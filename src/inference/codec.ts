@@ -1,7 +1,7 @@
 // JSON tensors ↔ host tensors, checked against the model's signature before anything runs.
 // Every error names the input and says what was expected, so a caller can fix the request.
 import { GatewayError } from '../errors/catalogue.js';
-import { elementProblem, packElements, unpackElements, V2_DATATYPE, type OrtType } from './dtypes.js';
+import { elementProblem, packElements, unpackElements, V2_DATATYPE, type OrtType, type TensorData } from './dtypes.js';
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from './limits.js';
 import type { HostTensor, Signature, TensorSpec } from './session.js';
 
@@ -12,6 +12,22 @@ export interface JsonTensor {
   /** V2 only: the datatype the caller declared, checked against the model's. */
   readonly datatype?: string;
 }
+
+/**
+ * An input whose elements already sit in the typed storage the session takes (gRPC contents and
+ * raw bytes, decoded by their transport with their own checks). Datatype, shape and element
+ * count are checked against the signature like a JsonTensor's; the elements are not walked.
+ */
+export interface RawTensor {
+  readonly kind: 'raw';
+  readonly shape: readonly number[];
+  /** The V2 datatype the caller declared, which `data` is stored as. */
+  readonly datatype: string;
+  readonly data: TensorData;
+}
+
+/** What the service takes as one input: JSON values (REST) or typed storage (gRPC). */
+export type InputTensor = JsonTensor | RawTensor;
 
 function invalid(message: string): GatewayError {
   return new GatewayError('INVALID_INPUT', message);
@@ -158,12 +174,16 @@ function checkShape(spec: TensorSpec, shape: readonly number[]): void {
   });
 }
 
-function encodeOne(spec: TensorSpec, t: JsonTensor): HostTensor {
+function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
   if (t.datatype !== undefined && t.datatype !== V2_DATATYPE[spec.type]) {
     throw invalid(`input "${spec.name}": datatype ${t.datatype} does not match the model's ${V2_DATATYPE[spec.type]}`);
   }
   checkShape(spec, t.shape);
   const count = t.shape.reduce((a, b) => a * b, 1);
+  if ('kind' in t) {
+    if (count !== t.data.length) throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.data.length}`);
+    return { type: spec.type, dims: [...t.shape], data: t.data };
+  }
   if (count !== t.values.length) {
     throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.values.length}`);
   }
@@ -175,7 +195,7 @@ function encodeOne(spec: TensorSpec, t: JsonTensor): HostTensor {
 }
 
 /** Checks names against the signature, then each tensor; returns feeds for the session. */
-export function encodeInputs(signature: Signature, inputs: ReadonlyMap<string, JsonTensor>): Record<string, HostTensor> {
+export function encodeInputs(signature: Signature, inputs: ReadonlyMap<string, InputTensor>): Record<string, HostTensor> {
   // Only built when a request is wrong: this runs on every request.
   const expected = () => signature.inputs.map((i) => `"${i.name}" ${i.type}${shapeText(i)}`).join(', ');
   for (const name of inputs.keys()) {

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelCache, VersionState } from '../cache/model-cache.js';
 import { GatewayError } from '../errors/catalogue.js';
-import type { JsonTensor } from '../inference/codec.js';
+import type { InputTensor } from '../inference/codec.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
@@ -21,9 +21,11 @@ export interface InferRequest {
   readonly version?: string | undefined;
   /** Looks up a request header (lower-case name), for sticky routing. */
   readonly header: (name: string) => string | undefined;
-  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  readonly inputs: ReadonlyMap<string, InputTensor>;
   /** Output names to return; all tensor outputs when absent. */
   readonly outputs?: readonly string[] | undefined;
+  /** Aborted when the caller gave up (a gRPC deadline or cancel): the model is then not run. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface InferResult {
@@ -103,7 +105,7 @@ export class GatewayService {
     try {
       result = await this.runOn(model, decision.version, decision.reason, request);
     } catch (err) {
-      const fallback = this.fallbackFor(model, decision.version, decision.reason, err);
+      const fallback = this.fallbackFor(model, decision.version, decision.reason, err, request.signal);
       if (!fallback) throw err;
       this.deps.log.warn({ event: 'fallback', model: model.name, version: decision.version.name, fallback: fallback.name, err: String(err) }, 'serving fallback');
       onRouted(model.name, fallback.name, decision.version.name);
@@ -115,9 +117,9 @@ export class GatewayService {
   }
 
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
-  private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown): VersionEntry | undefined {
+  private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown, signal?: AbortSignal): VersionEntry | undefined {
     if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
-    if (isClientError(err)) return undefined;
+    if (isClientError(err) || signal?.aborted) return undefined;
     return findVersion(model, model.fallback);
   }
 
@@ -126,10 +128,11 @@ export class GatewayService {
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
     try {
-      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs);
+      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs, request.signal);
       return { model: model.name, version: version.name, reason, outputs };
     } catch (err) {
-      outcome = isClientError(err) ? 'client_error' : 'server_error';
+      // A caller that gave up is not the version's failure (the guard must not roll back for it).
+      outcome = isClientError(err) || request.signal?.aborted === true ? 'client_error' : 'server_error';
       throw err;
     } finally {
       const seconds = (performance.now() - started) / 1000;

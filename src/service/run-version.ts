@@ -2,7 +2,7 @@
 // run, decode. Shared by primary requests and shadow copies so both see the same checks.
 import type { ModelCache } from '../cache/model-cache.js';
 import { GatewayError } from '../errors/catalogue.js';
-import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type JsonTensor } from '../inference/codec.js';
+import { decodeOutput, encodeInputs, selectOutputs, type DecodedTensor, type InputTensor } from '../inference/codec.js';
 import type { VersionEntry } from '../registry/revision.js';
 
 export interface NamedOutput extends DecodedTensor {
@@ -13,11 +13,14 @@ export async function runVersion(
   cache: ModelCache,
   model: string,
   version: VersionEntry,
-  inputs: ReadonlyMap<string, JsonTensor>,
+  inputs: ReadonlyMap<string, InputTensor>,
   requested: readonly string[] | undefined,
+  signal?: AbortSignal,
 ): Promise<NamedOutput[]> {
   const lease = await cache.acquire(model, version);
   try {
+    // The caller may have given up while the model loaded: do not queue a run nobody will read.
+    if (signal?.aborted === true) throw new GatewayError('TIMEOUT', 'the caller cancelled or its deadline passed before the model ran');
     const feeds = encodeInputs(lease.session.signature, inputs);
     const outputNames = selectOutputs(lease.session.signature, requested);
     const raw = await lease.session.run(feeds, outputNames).catch((err: unknown) => {

@@ -4,7 +4,7 @@
 // and counted, so shadowing can never slow or break primary traffic.
 import type { ModelCache } from '../cache/model-cache.js';
 import { outputDifference } from '../inference/compare.js';
-import type { JsonTensor } from '../inference/codec.js';
+import type { InputTensor } from '../inference/codec.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelEntry, VersionEntry } from '../registry/revision.js';
 import { runVersion, type NamedOutput } from './run-version.js';
@@ -28,7 +28,7 @@ export interface ShadowOptions {
 interface Job {
   readonly model: string;
   readonly version: VersionEntry;
-  readonly inputs: ReadonlyMap<string, JsonTensor>;
+  readonly inputs: ReadonlyMap<string, InputTensor>;
   readonly primary: readonly NamedOutput[];
 }
 
@@ -40,7 +40,7 @@ export class ShadowRunner {
   constructor(private readonly options: ShadowOptions) {}
 
   /** Called with the answer the caller got; queues copies for the model's shadow versions. */
-  offer(model: ModelEntry, answeredBy: string, inputs: ReadonlyMap<string, JsonTensor>, primary: readonly NamedOutput[]): void {
+  offer(model: ModelEntry, answeredBy: string, inputs: ReadonlyMap<string, InputTensor>, primary: readonly NamedOutput[]): void {
     for (const version of model.versions) {
       if (version.shadow <= 0 || version.name === answeredBy || this.options.random() >= version.shadow) continue;
       if (this.queue.length >= (this.options.maxQueue ?? 16)) {
