@@ -8,7 +8,7 @@ import { countingFactory } from '../support/counting-factory.js';
 import { makeTempDir, REPO_ROOT, startGateway, type RunningGateway } from '../support/harness.js';
 import { doubler } from '../support/models.js';
 import { runToExit, startServerProcess } from '../support/process.js';
-import { callOn, connect, startGrpc, type GrpcTestClient } from './grpc-client.js';
+import { callOn, connect, f32Bytes, f32FromBytes, startGrpc, type GrpcTestClient } from './grpc-client.js';
 
 const registry = 'models:\n  m:\n    versions:\n      "1": { uri: a.onnx, weight: 1 }\n';
 const infer = { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], contents: { fp32_contents: [4] } }] };
@@ -84,6 +84,15 @@ describe('the entry point with GRPC_PORT', () => {
       );
       expect(res.response?.model_version).toBe('1');
       expect(res.response?.outputs[0]?.contents.fp32_contents[0]).toBeCloseTo(15.1, 4);
+      // The README's tritonclient snippet: raw contents, x-model-version canary.
+      const canary = await callOn<{ model_version: string; raw_output_contents: Buffer[] }>(
+        client,
+        'ModelInfer',
+        { model_name: 'scorer', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [f32Bytes([1, 2, 3, 4])] },
+        { metadata: { 'x-model-version': 'canary' }, deadlineMs: 5000 },
+      );
+      expect(canary.response?.model_version).toBe('2');
+      expect(f32FromBytes(canary.response?.raw_output_contents[0] as Buffer)[0]).toBeCloseTo(15.6, 4);
       client.close();
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
