@@ -1,9 +1,9 @@
 // Every RPC of inference.GRPCInferenceService against a real gateway with the project's own
 // models, compared with what the V2 REST endpoints answer for the same thing.
-import { afterEach, describe, expect, it } from 'vitest';
-import { sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { sampleValue } from '../support/harness.js';
 import { doubler, garbage, tripler } from '../support/models.js';
-import { f32Bytes, f32FromBytes, startGrpc, type GrpcTestClient } from './grpc-client.js';
+import { f32Bytes, f32FromBytes, gatewayPerTest } from './grpc-client.js';
 
 const files = { 'a.onnx': doubler, 'b.onnx': tripler, 'bad.onnx': garbage };
 const registry = `
@@ -18,20 +18,8 @@ models:
       "2": { uri: bad.onnx, weight: 0 }
 `;
 
-let gw: RunningGateway | undefined;
-let g: GrpcTestClient | undefined;
-afterEach(async () => {
-  await g?.close();
-  await gw?.close();
-  g = undefined;
-  gw = undefined;
-});
-
-async function start(): Promise<{ gw: RunningGateway; g: GrpcTestClient }> {
-  gw = await startGateway({ registry, files, serverVersion: '9.9.9-test' });
-  g = await startGrpc(gw);
-  return { gw, g };
-}
+const startBoth = gatewayPerTest();
+const start = () => startBoth({ registry, files, serverVersion: '9.9.9-test' });
 
 type Infer = {
   model_name: string;

@@ -1,14 +1,14 @@
 // Errors over gRPC: each catalogue class as its status code, with the REST message text and no
 // internal detail; the retry hint in metadata; the receive limit; the client's deadline.
 import { status as Status, Metadata } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, GatewayError, type ErrorCode } from '../../src/errors/catalogue.js';
 import type { SessionFactory } from '../../src/inference/session.js';
 import { GRPC_STATUS_OF_HTTP, toServiceError } from '../../src/grpc/status.js';
 import { countingFactory } from '../support/counting-factory.js';
-import { sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
+import { sampleValue, type RunningGateway } from '../support/harness.js';
 import { doubler, failsOnOdd, garbage } from '../support/models.js';
-import { f32Bytes, startGrpc, type GrpcTestClient } from './grpc-client.js';
+import { f32Bytes, gatewayPerTest, type GrpcTestClient } from './grpc-client.js';
 
 const EXPECTED: Record<ErrorCode, Status> = {
   BAD_REQUEST: Status.INVALID_ARGUMENT,
@@ -45,14 +45,7 @@ describe('the status table', () => {
   });
 });
 
-let gw: RunningGateway | undefined;
-let g: GrpcTestClient | undefined;
-afterEach(async () => {
-  await g?.close();
-  await gw?.close();
-  g = undefined;
-  gw = undefined;
-});
+const start = gatewayPerTest();
 
 const registry = `
 models:
@@ -67,10 +60,10 @@ const files = { 'a.onnx': doubler, 'bad.onnx': garbage, 'odd.onnx': failsOnOdd }
 const input = (shape: number[], values: number[]) => ({ name: 'x', datatype: 'FP32', shape, contents: { fp32_contents: values } });
 
 /** The gRPC status and details next to the REST status and body for the same request. */
-async function both(model: string, version: string | undefined, inputs: Array<ReturnType<typeof input>>) {
-  const grpcRes = await (g as GrpcTestClient).call('ModelInfer', { model_name: model, model_version: version ?? '', inputs });
+async function both(gw: RunningGateway, g: GrpcTestClient, model: string, version: string | undefined, inputs: Array<ReturnType<typeof input>>) {
+  const grpcRes = await g.call('ModelInfer', { model_name: model, model_version: version ?? '', inputs });
   const path = version === undefined ? `/v2/models/${model}/infer` : `/v2/models/${model}/versions/${version}/infer`;
-  const rest = await (gw as RunningGateway).post<{ error: string; code: string }>(path, {
+  const rest = await gw.post<{ error: string; code: string }>(path, {
     inputs: inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape, data: i.contents.fp32_contents })),
   });
   return { grpc: [grpcRes.error?.code, grpcRes.error?.details, grpcRes.trailers['x-error-code']], rest: [rest.status, rest.body.error, rest.body.code], res: grpcRes };
@@ -78,8 +71,7 @@ async function both(model: string, version: string | undefined, inputs: Array<Re
 
 describe('gRPC errors from a real gateway', () => {
   it('answers each class with its status and the REST message: 400, 404, 413, 500, 503', async () => {
-    gw = await startGateway({ registry, files });
-    g = await startGrpc(gw);
+    const { gw, g } = await start({ registry, files });
     const cases: Array<[string, string | undefined, Array<ReturnType<typeof input>>, Status, number]> = [
       ['m', undefined, [input([1, 2], [1, 2])], Status.INVALID_ARGUMENT, 400],
       ['nope', undefined, [input([1, 1], [1])], Status.NOT_FOUND, 404],
@@ -89,7 +81,7 @@ describe('gRPC errors from a real gateway', () => {
       ['m', '2', [input([1, 1], [1])], Status.UNAVAILABLE, 503],
     ];
     for (const [model, version, inputs, code, http] of cases) {
-      const { grpc, rest, res } = await both(model, version, inputs);
+      const { grpc, rest, res } = await both(gw, g, model, version, inputs);
       expect(rest[0], `${model}/${version}`).toBe(http);
       expect(grpc, `${model}/${version}`).toEqual([code, rest[1], rest[2]]);
       expect(String(grpc[1])).not.toMatch(/\bat \S+:\d+|\/tmp\/|\.ts\b|\.onnx\b/);
@@ -101,8 +93,7 @@ describe('gRPC errors from a real gateway', () => {
   });
 
   it('refuses a message over the receive limit (MAX_BODY_BYTES) with RESOURCE_EXHAUSTED', async () => {
-    gw = await startGateway({ registry, files });
-    g = await startGrpc(gw, { maxMessageBytes: 4096 });
+    const { g } = await start({ registry, files }, { maxMessageBytes: 4096 });
     const small = await g.call('ModelInfer', { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [100, 1] }], raw_input_contents: [f32Bytes(new Array(100).fill(1))] });
     expect(small.error).toBeUndefined();
     const big = await g.call('ModelInfer', { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [2000, 1] }], raw_input_contents: [f32Bytes(new Array(2000).fill(1))] });
@@ -118,8 +109,7 @@ describe('gRPC errors from a real gateway', () => {
         return { ...s, signature: s.signature, run: (feeds, outs) => (runs++, s.run(feeds, outs)), release: () => s.release() };
       },
     };
-    gw = await startGateway({ registry, files, sessionFactory: factory });
-    g = await startGrpc(gw);
+    const { gw, g } = await start({ registry, files, sessionFactory: factory });
     counting.delayMs = 1500; // the first load of m/1 is slow; the call gives up after 300 ms
     const started = Date.now();
     const late = await g.call('ModelInfer', { model_name: 'm', inputs: [input([1, 1], [1])] }, { deadlineMs: 300 });

@@ -3,7 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { startGrpcServer, type GrpcServer, type GrpcServerOptions } from '../../src/grpc/server.js';
 import { loadInferenceService } from '../../src/grpc/proto.js';
-import { silentLog, type RunningGateway } from '../support/harness.js';
+import { afterEach } from 'vitest';
+import { silentLog, startGateway, type RunningGateway, type StartOptions } from '../support/harness.js';
 
 export interface CallResult<T> {
   readonly response?: T;
@@ -92,6 +93,28 @@ export async function startGrpc(gw: RunningGateway, options: Partial<GrpcServerO
       client.close();
       await server.close(1000);
     },
+  };
+}
+
+/** Starts a gateway and its gRPC endpoint for one test; both are closed after each test. */
+export function gatewayPerTest(): (options: StartOptions, grpc?: Partial<GrpcServerOptions>) => Promise<{ gw: RunningGateway; g: GrpcTestClient }> {
+  let open: { gw: RunningGateway; g: GrpcTestClient } | undefined;
+  afterEach(async () => {
+    await open?.g.close();
+    await open?.gw.close();
+    open = undefined;
+  });
+  return async (options, grpc = {}) => {
+    const gw = await startGateway(options);
+    let g: GrpcTestClient;
+    try {
+      g = await startGrpc(gw, grpc);
+    } catch (err) {
+      await gw.close();
+      throw err;
+    }
+    open = { gw, g };
+    return open;
   };
 }
 

@@ -3,31 +3,22 @@
 import net from 'node:net';
 import path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countingFactory } from '../support/counting-factory.js';
-import { makeTempDir, REPO_ROOT, startGateway, type RunningGateway } from '../support/harness.js';
+import { makeTempDir, REPO_ROOT } from '../support/harness.js';
 import { doubler } from '../support/models.js';
 import { runToExit, startServerProcess } from '../support/process.js';
-import { callOn, connect, f32Bytes, f32FromBytes, startGrpc, type GrpcTestClient } from './grpc-client.js';
+import { callOn, connect, f32Bytes, f32FromBytes, gatewayPerTest } from './grpc-client.js';
 
 const registry = 'models:\n  m:\n    versions:\n      "1": { uri: a.onnx, weight: 1 }\n';
 const infer = { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], contents: { fp32_contents: [4] } }] };
 
-let gw: RunningGateway | undefined;
-let g: GrpcTestClient | undefined;
-afterEach(async () => {
-  await g?.close();
-  await gw?.close();
-  g = undefined;
-  gw = undefined;
-});
+const start = gatewayPerTest();
 
-async function slowGateway(delayMs: number): Promise<{ gw: RunningGateway; g: GrpcTestClient }> {
+async function slowGateway(delayMs: number) {
   const factory = countingFactory();
   factory.delayMs = delayMs;
-  gw = await startGateway({ registry, files: { 'a.onnx': doubler }, sessionFactory: factory });
-  g = await startGrpc(gw);
-  return { gw, g };
+  return start({ registry, files: { 'a.onnx': doubler }, sessionFactory: factory });
 }
 
 describe('GrpcServer.close(grace)', () => {
