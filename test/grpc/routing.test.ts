@@ -2,7 +2,7 @@
 // alias), else the sticky metadata hashed onto the weights, else the weighted split; and the
 // fallback answers a routed request whose version cannot load.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../support/harness.js';
+import { sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
 import { doubler, garbage, tripler } from '../support/models.js';
 import { startGrpc, type CallResult, type GrpcTestClient } from './grpc-client.js';
 
@@ -19,6 +19,11 @@ models:
       "1": { uri: a.onnx, weight: 0 }
       "2": { uri: bad.onnx, weight: 1 }
     fallback: "1"
+  s:
+    versions:
+      "1": { uri: a.onnx, weight: 1 }
+      "2": { uri: b.onnx, weight: 0, shadow: 1 }
+      "3": { uri: a.onnx, weight: 0, shadow: 1 }
 `;
 
 type Infer = { model_version: string; outputs: Array<{ contents: { fp32_contents: number[] } }> };
@@ -93,5 +98,18 @@ describe('gRPC ModelInfer version choice', () => {
     expect(res.error?.code).toBe(14);
     expect(Number(res.trailers['retry-after'])).toBeGreaterThan(0);
     expect([res.trailers['x-model-version'], res.trailers['x-error-code']]).toEqual(['2', 'MODEL_UNAVAILABLE']);
+  });
+
+  it('copies raw gRPC inputs to shadow versions like REST ones (typed storage reused as is)', async () => {
+    const res = await g.call<{ raw_output_contents: Buffer[] }>('ModelInfer', {
+      model_name: 's',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 1] }],
+      raw_input_contents: [Buffer.from(Float32Array.of(1, 2).buffer)],
+    });
+    expect(res.error).toBeUndefined();
+    await gw.gateway.shadow.idle();
+    const text = (await gw.get('/metrics')).text;
+    expect(sampleValue(text, 'gateway_shadow_requests_total', { model: 's', version: '2', outcome: 'mismatch' })).toBe(1);
+    expect(sampleValue(text, 'gateway_shadow_requests_total', { model: 's', version: '3', outcome: 'match' })).toBe(1);
   });
 });
