@@ -4,6 +4,7 @@ import http from 'node:http';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging/logger.js';
+import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { RegistryValidationError } from './registry/parse.js';
 
 function packageVersion(): string {
@@ -45,6 +46,19 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // --- gRPC endpoint (issue 7): up before HTTP says "listening"; drained in shutdown below ---
+  let grpcServer: GrpcServer | undefined;
+  if (settings.grpcPort !== 0) {
+    try {
+      grpcServer = await startGrpcServer({ gateway, log, port: settings.grpcPort, maxMessageBytes: settings.maxBodyBytes, serverVersion: packageVersion() });
+      log.info({ grpcPort: grpcServer.port }, 'gRPC listening');
+    } catch (err) {
+      log.fatal({ err: err instanceof Error ? err.message : String(err), grpcPort: settings.grpcPort }, 'cannot serve gRPC');
+      process.exit(1);
+    }
+  }
+  // --- end gRPC ---
+
   const server = http.createServer(gateway.app.callback());
   // Above the 256 concurrent requests per version the contract promises.
   server.maxConnections = 4096;
@@ -65,6 +79,7 @@ async function main(): Promise<void> {
     stopping = true;
     gateway.lifecycle.draining = true;
     log.info({ signal, graceSeconds: settings.shutdownGraceSeconds }, 'shutting down');
+    const grpcDrained = grpcServer?.close(settings.shutdownGraceSeconds * 1000) ?? Promise.resolve(); // gRPC (issue 7)
     const forced = setTimeout(() => {
       log.warn({}, 'grace period over; closing remaining connections');
       server.closeAllConnections();
@@ -72,7 +87,7 @@ async function main(): Promise<void> {
     forced.unref();
     server.close(() => {
       clearTimeout(forced);
-      void gateway.close().finally(() => {
+      void grpcDrained.then(() => gateway.close()).finally(() => {
         log.info({}, 'stopped');
         process.exit(0);
       });

@@ -11,6 +11,8 @@ export interface Settings {
   /** REMOTE_MODEL_PATH: one model served as `default`/`1` instead of a registry. */
   readonly remoteModelPath: string | undefined;
   readonly port: number;
+  /** GRPC_PORT: the Open Inference Protocol gRPC endpoint; 0 = off. */
+  readonly grpcPort: number;
   readonly registryPollSeconds: number;
   readonly modelCacheDir: string;
   readonly modelRoots: readonly string[];
@@ -62,6 +64,7 @@ export function parseSettings(env: Env): Settings {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),
     port: number('PORT', 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (0-65535)'),
+    grpcPort: number('GRPC_PORT', 8081, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (1-65535), or 0 to turn gRPC off'),
     registryPollSeconds: number('REGISTRY_POLL_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
     modelCacheDir: path.resolve(value('MODEL_CACHE_DIR') ?? path.join(os.tmpdir(), 'model-gateway-cache')),
     modelRoots: (value('MODEL_ROOTS') ?? '').split(':').filter((r) => r !== '').map((r) => path.resolve(r)),
@@ -72,6 +75,9 @@ export function parseSettings(env: Env): Settings {
     maxBodyBytes: maxBodyBytes ?? 0,
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
   };
+  if (settings.grpcPort !== 0 && settings.grpcPort === settings.port) {
+    problems.push(`GRPC_PORT=${settings.grpcPort} is also PORT: give gRPC a port of its own, or GRPC_PORT=0 to turn it off`);
+  }
   if (problems.length > 0) throw new SettingsError(problems);
   return Object.freeze(settings);
 }

@@ -7,17 +7,13 @@ import { nest } from '../inference/codec.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { GatewayService, InferResult } from '../service/gateway-service.js';
 import type { AdminService } from '../service/admin-service.js';
+import { serverReadiness, type Lifecycle } from '../service/readiness.js';
 import { addAdminRoutes } from './admin.js';
 import { BINARY_EXTENSION, readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
-export interface Lifecycle {
-  /** Registry loaded and pinned models warmed. */
-  ready: boolean;
-  /** Shutting down: report not ready, finish in-flight work. */
-  draining: boolean;
-}
+export type { Lifecycle } from '../service/readiness.js';
 
 export interface RouteDeps {
   readonly service: GatewayService;
@@ -100,11 +96,10 @@ export function buildRouter(deps: RouteDeps): Router {
     ctx.body = { live: true };
   });
   router.get('/v2/health/ready', (ctx) => {
-    const { ready: warm, waiting } = service.readiness();
-    const ready = deps.lifecycle.ready && !deps.lifecycle.draining && warm;
+    const { ready, draining, waiting } = serverReadiness(deps.lifecycle, service);
     ctx.status = ready ? 200 : 503;
     if (!ready) ctx.set('Retry-After', '5');
-    ctx.body = ready ? { ready } : { ready, ...(deps.lifecycle.draining ? { draining: true } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
+    ctx.body = ready ? { ready } : { ready, ...(draining ? { draining: true } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
   });
   router.get('/v2', (ctx) => {
     ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [BINARY_EXTENSION] };

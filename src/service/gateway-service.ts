@@ -25,6 +25,8 @@ export interface InferRequest {
   readonly inputs: ReadonlyMap<string, InputTensor>;
   /** Output names to return; all tensor outputs when absent. */
   readonly outputs?: readonly string[] | undefined;
+  /** Aborted when the caller gave up (a gRPC deadline or cancel): the model is then not run. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface InferResult {
@@ -106,7 +108,7 @@ export class GatewayService {
     try {
       result = await this.runOn(model, decision.version, decision.reason, request);
     } catch (err) {
-      const fallback = this.fallbackFor(model, decision.version, decision.reason, err);
+      const fallback = this.fallbackFor(model, decision.version, decision.reason, err, request.signal);
       if (!fallback) throw err;
       this.deps.log.warn({ event: 'fallback', model: model.name, version: decision.version.name, fallback: fallback.name, err: String(err) }, 'serving fallback');
       onRouted(model.name, fallback.name, decision.version.name);
@@ -118,9 +120,9 @@ export class GatewayService {
   }
 
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
-  private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown): VersionEntry | undefined {
+  private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown, signal?: AbortSignal): VersionEntry | undefined {
     if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
-    if (isClientError(err)) return undefined;
+    if (isClientError(err) || signal?.aborted) return undefined;
     return findVersion(model, model.fallback);
   }
 
@@ -129,10 +131,11 @@ export class GatewayService {
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
     try {
-      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs, this.deps.batchers);
+      const outputs = await runVersion(this.deps.cache, model.name, version, request.inputs, request.outputs, request.signal, this.deps.batchers);
       return { model: model.name, version: version.name, reason, outputs };
     } catch (err) {
-      outcome = isClientError(err) ? 'client_error' : 'server_error';
+      // A caller that gave up is not the version's failure (the guard must not roll back for it).
+      outcome = isClientError(err) || request.signal?.aborted === true ? 'client_error' : 'server_error';
       throw err;
     } finally {
       const seconds = (performance.now() - started) / 1000;

@@ -20,10 +20,13 @@ export async function runVersion(
   version: VersionEntry,
   inputs: ReadonlyMap<string, InputTensor>,
   requested: readonly string[] | undefined,
+  signal?: AbortSignal,
   batchers?: Batchers,
 ): Promise<NamedOutput[]> {
   const lease = await cache.acquire(model, version);
   try {
+    // The caller may have given up while the model loaded: do not queue a run nobody will read.
+    if (signal?.aborted === true) throw new GatewayError('TIMEOUT', 'the caller cancelled or its deadline passed before the model ran');
     const feeds = encodeInputs(lease.session.signature, inputs);
     const outputNames = selectOutputs(lease.session.signature, requested);
     // Dynamic batching: a version with `batching` runs through its batcher (inference/batcher.ts).

@@ -115,7 +115,8 @@ describe('the Dockerfile, carried out stage by stage', () => {
   }
 
   it('holds compiled code and config only, no sources or tests', () => {
-    expect(readdirSync(app()).sort()).toEqual(['.npmrc', 'config', 'dist', 'node_modules', 'package-lock.json', 'package.json']);
+    expect(readdirSync(app()).sort()).toEqual(['.npmrc', 'config', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'proto']);
+    expect(existsSync(path.join(app(), 'proto/open_inference_grpc.proto'))).toBe(true); // loaded by dist/grpc at run time
     expect(existsSync(path.join(app(), 'dist/server.js'))).toBe(true);
     expect(existsSync(path.join(app(), 'config/models.yaml'))).toBe(true);
   });

@@ -19,7 +19,9 @@ interface SpawnOptions {
 }
 
 function launch(command: string, args: readonly string[], options: SpawnOptions) {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: options.detached ?? false });
+  // gRPC off unless a test asks for it: the default port 8081 would collide between test files.
+  const env = { GRPC_PORT: '0', ...options.env };
+  const child = spawn(command, args, { cwd: options.cwd, env, detached: options.detached ?? false });
   let output = '';
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {
