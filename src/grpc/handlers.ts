@@ -4,7 +4,7 @@
 import { GatewayError } from '../errors/catalogue.js';
 import type { InputLimits } from '../inference/limits.js';
 import type { GatewayService } from '../service/gateway-service.js';
-import { serverReadiness, type Lifecycle } from '../service/readiness.js';
+import { serverMetadata, serverReadiness, type Lifecycle } from '../service/readiness.js';
 import type { ModelInferRequest, ModelInferResponse, ModelRef } from './proto.js';
 import { inputsFromRequest, responseOutputs } from './tensors.js';
 
@@ -37,7 +37,7 @@ export function inferenceHandlers(deps: HandlerDeps) {
   return {
     ServerLive: () => ({ live: true }),
     ServerReady: () => ({ ready: serverReadiness(deps.lifecycle, service).ready }),
-    ServerMetadata: () => ({ name: 'model-gateway', version: deps.serverVersion, extensions: [] }),
+    ServerMetadata: () => serverMetadata(deps.serverVersion),
     ModelReady: (request: ModelRef) => ({ ready: service.versionState(request.name, given(request.version)) !== 'failed' }),
     ModelMetadata: async (request: ModelRef) => ({ ...(await service.metadata(request.name, given(request.version))), properties: {} }),
     ModelInfer: async (request: ModelInferRequest, ctx: CallContext): Promise<ModelInferResponse> => {

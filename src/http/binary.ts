@@ -11,7 +11,6 @@ import { rawFromTensor } from '../inference/raw-tensor.js';
 import type { InferResult } from '../service/gateway-service.js';
 import { parseJsonText, readBytes, readJson } from './body.js';
 
-export const BINARY_EXTENSION = 'binary_tensor_data';
 export const HEADER_LENGTH = 'inference-header-content-length';
 
 export interface V2Body {

@@ -7,9 +7,9 @@ import { nest } from '../inference/codec.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { GatewayService, InferResult } from '../service/gateway-service.js';
 import type { AdminService } from '../service/admin-service.js';
-import { serverReadiness, type Lifecycle } from '../service/readiness.js';
+import { serverMetadata, serverReadiness, type Lifecycle } from '../service/readiness.js';
 import { addAdminRoutes } from './admin.js';
-import { BINARY_EXTENSION, readV2Body, writeV2Response } from './binary.js';
+import { readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
@@ -102,7 +102,7 @@ export function buildRouter(deps: RouteDeps): Router {
     ctx.body = ready ? { ready } : { ready, ...(draining ? { draining: true } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
   });
   router.get('/v2', (ctx) => {
-    ctx.body = { name: 'model-gateway', version: deps.serverVersion, extensions: [BINARY_EXTENSION] };
+    ctx.body = serverMetadata(deps.serverVersion);
   });
 
   if (deps.admin) addAdminRoutes(router, deps.admin, deps.adminToken);

@@ -20,3 +20,11 @@ export function serverReadiness(lifecycle: Lifecycle, service: Pick<GatewayServi
   const { ready: warm, waiting } = service.readiness();
   return { ready: lifecycle.ready && !lifecycle.draining && warm, draining: lifecycle.draining, waiting };
 }
+
+/** Open Inference Protocol extensions this server speaks, as Triton names them. */
+export const PROTOCOL_EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data']);
+
+/** The server metadata document: REST `GET /v2` and gRPC ServerMetadata answer the same. */
+export function serverMetadata(serverVersion: string): { name: string; version: string; extensions: string[] } {
+  return { name: 'model-gateway', version: serverVersion, extensions: [...PROTOCOL_EXTENSIONS] };
+}

@@ -53,7 +53,7 @@ describe('gRPC health and metadata', () => {
     const { gw, g } = await start();
     const rest = await gw.get('/v2');
     expect((await g.call('ServerMetadata', {})).response).toEqual(rest.body);
-    expect(rest.body).toEqual({ name: 'model-gateway', version: '9.9.9-test', extensions: [] });
+    expect(rest.body).toEqual({ name: 'model-gateway', version: '9.9.9-test', extensions: ['binary_tensor_data'] });
   });
 
   it('ModelReady: a loadable version is ready, a failed one not, an unknown model is NOT_FOUND with the REST message', async () => {
