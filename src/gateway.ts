@@ -3,6 +3,7 @@
 import type Koa from 'koa';
 import type { StorageOptions } from '@google-cloud/storage';
 import { ModelCache } from './cache/model-cache.js';
+import { ConsoleFeed } from './console/feed.js';
 import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
@@ -17,6 +18,8 @@ import { TrafficControl } from './rollout/traffic.js';
 import { AdminService } from './service/admin-service.js';
 import { GatewayService } from './service/gateway-service.js';
 import { ShadowRunner } from './service/shadow.js';
+import { StatsSampler } from './stats/sampler.js';
+import { TrafficStats } from './stats/traffic-stats.js';
 import { createGcsClient } from './storage/gcs.js';
 import { createBlobStore, type BlobStore } from './storage/store.js';
 
@@ -66,6 +69,8 @@ export interface Gateway {
   readonly reloader: Reloader;
   readonly controller: RolloutController;
   readonly shadow: ShadowRunner;
+  /** Recent traffic per version, for the live console. */
+  readonly stats: TrafficStats;
   /** Loads every version with traffic, then reports ready. */
   warm(): Promise<{ loaded: number; failed: number }>;
   /** Checks the registry every `pollSeconds`. */
@@ -114,6 +119,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     initial,
   );
   const controller = new RolloutController({ holder: registry, traffic, guard, metrics, log: options.log, source, reloader });
+  const stats = new TrafficStats(options.now);
+  const sampler = new StatsSampler({
+    stats,
+    metrics,
+    versions: () => [...registry.current().models.values()].flatMap((m) => m.versions.map((v) => ({ model: m.name, version: v.name }))),
+  });
+  sampler.start();
   const shadow = new ShadowRunner({ cache, metrics, log: options.log, random: options.shadowRandom ?? Math.random });
   const service = new GatewayService({
     registry,
@@ -122,11 +134,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     log: options.log,
     route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
     traffic,
-    onOutcome: controller.observe,
+    // The guard and the console's statistics both hear of every finished request.
+    onOutcome: (model, version, outcome, seconds) => {
+      controller.observe(model, version, outcome, seconds);
+      stats.record(model.name, version.name, outcome, seconds);
+    },
     shadow,
   });
   const admin = new AdminService({ registry, cache, traffic, guard, controller, reloader, sourceDescription: source.description });
   const lifecycle: Lifecycle = { ready: false, draining: false };
+  const consoleFeed = new ConsoleFeed({ admin, stats, metrics, isDraining: () => lifecycle.draining });
   const app = createApp({
     service,
     metrics,
@@ -136,6 +153,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     serverVersion: options.serverVersion ?? '0.0.0',
     admin,
     adminToken: options.adminToken,
+    console: consoleFeed,
   });
   return {
     app,
@@ -150,6 +168,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     reloader,
     controller,
     shadow,
+    stats,
     async warm() {
       // Downloads left from earlier revisions (or a crash mid-download) go before new ones arrive.
       await reloader.pruneNow();
@@ -160,6 +179,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     startPolling: () => reloader.start(options.pollSeconds ?? 10),
     async close() {
       reloader.stop();
+      consoleFeed.close();
+      await sampler.stop();
       await controller.settled();
       await shadow.idle();
       await cache.close();
