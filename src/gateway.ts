@@ -52,7 +52,7 @@ export interface GatewayOptions {
   readonly pollSeconds?: number;
   /** ADMIN_TOKEN; unset = /admin/* answers 404. */
   readonly adminToken?: string | undefined;
-  /** The guard's clock (ms). */
+  /** The clock (ms) of the guard and of the console's statistics. */
   readonly now?: () => number;
 }
 

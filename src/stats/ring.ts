@@ -73,7 +73,8 @@ export class SecondRing {
     shadowMismatch: new Uint32Array(RING_SECONDS),
     shadowError: new Uint32Array(RING_SECONDS),
   };
-  private readonly histogram = new Uint32Array(RING_SECONDS * BUCKETS);
+  /** Allocated on the first request: versions without traffic (shadows, weight 0) stay small. */
+  private histogram: Uint32Array | undefined;
 
   /** @param createdAt second at which this version started being watched (for rates). */
   constructor(readonly createdAt: number) {}
@@ -82,6 +83,7 @@ export class SecondRing {
     const i = this.slot(second);
     this.requests[i] = (this.requests[i] ?? 0) + 1;
     if (error) this.counts.errors[i] = (this.counts.errors[i] ?? 0) + 1;
+    this.histogram ??= new Uint32Array(RING_SECONDS * BUCKETS);
     const h = i * BUCKETS + bucketOf(latencyMs);
     this.histogram[h] = (this.histogram[h] ?? 0) + 1;
   }
@@ -99,8 +101,10 @@ export class SecondRing {
       if (this.second[i] !== s) continue;
       into.requests += this.requests[i] ?? 0;
       for (const field of COUNT_FIELDS) into.counts[field] += this.counts[field][i] ?? 0;
+      const histogram = this.histogram;
+      if (!histogram) continue;
       const base = i * BUCKETS;
-      for (let b = 0; b < BUCKETS; b++) into.histogram[b] = (into.histogram[b] ?? 0) + (this.histogram[base + b] ?? 0);
+      for (let b = 0; b < BUCKETS; b++) into.histogram[b] = (into.histogram[b] ?? 0) + (histogram[base + b] ?? 0);
     }
     return into;
   }
@@ -112,7 +116,7 @@ export class SecondRing {
       this.second[i] = second;
       this.requests[i] = 0;
       for (const field of COUNT_FIELDS) this.counts[field][i] = 0;
-      this.histogram.fill(0, i * BUCKETS, (i + 1) * BUCKETS);
+      this.histogram?.fill(0, i * BUCKETS, (i + 1) * BUCKETS);
     }
     return i;
   }
