@@ -153,6 +153,7 @@ describe('live rollout console in Chromium', () => {
 
     await drive(30, 'ranker'); // the screenshot shows shadow comparisons too
     await expect.poll(() => cell(page, 'ranker', '2', 'shadow').textContent(), { timeout: 5000 }).toMatch(/match of [1-9]/);
+    // CONSOLE_SCREENSHOT=docs/console.png refreshes the README's picture (and a -phone.png beside it).
     const screenshot = process.env.CONSOLE_SCREENSHOT ?? path.join(os.tmpdir(), 'model-gateway-console.png');
     await page.screenshot({ path: screenshot, fullPage: true });
 

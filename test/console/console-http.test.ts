@@ -8,7 +8,7 @@ import { cliRegistry } from '../../src/console/snapshot.js';
 import type { ConsoleSnapshot } from '../../src/console/snapshot.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { makeTempDir, silentLog, startGateway, writeFile, type RunningGateway } from '../support/harness.js';
-import { doubler } from '../support/models.js';
+import { doubler, echo, failsOnOdd } from '../support/models.js';
 
 const TOKEN = 'http-test-token-7d2e41';
 const REGISTRY = 'models:\n  m:\n    versions:\n      "1": { uri: v1.onnx, weight: 3 }\n      "2": { uri: v1.onnx, weight: 1 }\n';
@@ -145,6 +145,28 @@ describe('console data and events', () => {
     const text = JSON.stringify(snapshot);
     expect(text).not.toContain('97531');
     expect(text).not.toContain(TOKEN);
+  });
+
+  it('shows a guard rollback: state, reason, effective share 0, the rollback count and the rescued requests', async () => {
+    gw = await startGateway({
+      registry: `models:
+  m:
+    versions:
+      "1": { uri: ok.onnx, weight: 50 }
+      "2": { uri: odd.onnx, weight: 50 }
+    fallback: "1"
+    guard: { maxErrorRate: 0.2, minRequests: 10, windowSeconds: 60 }
+`,
+      files: { 'ok.onnx': echo, 'odd.onnx': failsOnOdd },
+      adminToken: TOKEN,
+    });
+    for (let i = 0; i < 60; i++) expect((await gw.post('/predict', { model: 'm', inputs: { x: [1, 2, 3] } })).status).toBe(200);
+    await gw.gateway.controller.settled();
+    const data = async () => (await (gw as RunningGateway).get<ConsoleSnapshot>('/console/data', { authorization: `Bearer ${TOKEN}` })).body;
+    // Fallbacks reach the statistics with the next once-a-second sample.
+    await expect.poll(async () => (await data()).models[0]?.versions[1]?.fallbacks, { timeout: 3000 }).toBe(10);
+    const v2 = (await data()).models[0]?.versions[1];
+    expect(v2).toMatchObject({ name: '2', errors: 10, requests: 10, errorRatio: 1, effectiveShare: 0, rollbacks: 1, guard: { state: 'rolled_back', reason: 'error_rate' } });
   });
 
   it('quotes a registry path the shell would split in the CLI commands it shows', () => {
