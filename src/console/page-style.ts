@@ -39,6 +39,7 @@ th .key { display: block; font-weight: 400; font-size: .75rem; color: var(--mute
 .bad { color: var(--bad); font-weight: 600; }
 .warn { color: var(--warn); font-weight: 600; }
 .dim { color: var(--muted); }
+.sparks { display: inline-block; vertical-align: middle; }
 .spark { display: block; width: 120px; height: 22px; }
 .spark + .spark { margin-top: 2px; }
 .spark .rps { stroke: var(--rps); }
