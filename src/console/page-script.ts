@@ -7,11 +7,13 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
 (function () {
   var SVG = 'http://www.w3.org/2000/svg';
   var COLUMNS = [
-    ['weight', 'Weight'], ['share', 'Share (1 min)'], ['rps', 'Req/s'], ['errors', 'Errors'],
+    ['weight', 'Weight'], ['share', 'Share'], ['rps', 'Req/s'], ['errors', 'Errors'],
     ['p50', 'p50'], ['p99', 'p99'], ['trend', 'Last 10 min'], ['loaded', 'Loaded'],
     ['guard', 'Guard'], ['fallbacks', 'Fallbacks'], ['shadow', 'Shadow']
   ];
   var TEXT_COLUMNS = { loaded: true, guard: true, shadow: true };
+  /** A second header line: what a column's numbers are of. */
+  var KEYS = { share: 'last minute', trend: 'req/s · p99' };
   var models = document.getElementById('models');
   var statusLine = document.getElementById('status');
   var shape = '';
@@ -48,7 +50,7 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
   function sparkline(values, cls, label, unit) {
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('class', 'spark');
-    svg.setAttribute('viewBox', '0 0 120 22');
+    svg.setAttribute('viewBox', '0 0 120 22'); // drawn in 120 × 22 units, scaled by CSS
     svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('role', 'img');
     var max = 0;
@@ -103,7 +105,8 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
       head.appendChild(el('th', { scope: 'col' }, 'Version'));
       COLUMNS.forEach(function (c) {
         var th = el('th', { scope: 'col' }, c[1]);
-        if (c[0] === 'trend') th.appendChild(el('span', { 'class': 'key' }, 'req/s · p99'));
+        if (KEYS[c[0]]) th.appendChild(el('span', { 'class': 'key' }, KEYS[c[0]]));
+        if (TEXT_COLUMNS[c[0]]) th.className = 'text';
         head.appendChild(th);
       });
       var thead = el('thead');
@@ -161,9 +164,11 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
     var sparks = el('span', { 'class': 'sparks' });
     sparks.append(sparkline(v.spark.rps, 'rps', 'Requests per second', 'req/s'), sparkline(v.spark.p99Ms, 'p99', 'p99 latency', 'ms'));
     cells.trend.replaceChildren(sparks);
-    var loaded = v.loaded ? 'yes' : v.state === 'failed' ? 'load failed' : 'no';
-    if (v.loaded && v.bytes !== null) loaded += ' · ' + bytes(v.bytes);
-    if (v.loadMs !== null) loaded += ' · loaded in ' + ms(v.loadMs);
+    // Parts wrap only between each other, never inside "120 KB" or "loaded in 34 ms".
+    var parts = [v.loaded ? 'yes' : v.state === 'failed' ? 'load failed' : 'no'];
+    if (v.loaded && v.bytes !== null) parts.push(bytes(v.bytes));
+    if (v.loadMs !== null) parts.push('loaded in ' + ms(v.loadMs));
+    var loaded = parts.map(function (p) { return p.replace(/ /g, '\u00a0'); }).join(' · ');
     setText(cells.loaded, loaded, v.state === 'failed' ? 'text bad' : v.loaded ? 'text' : 'text dim');
     var guard;
     var guardClass = 'text';

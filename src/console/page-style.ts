@@ -29,18 +29,17 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 section { min-width: 0; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 caption { text-align: left; color: var(--muted); font-size: .85rem; padding: 0 0 .25rem; }
-th, td { padding: .4rem .6rem; border-bottom: 1px solid var(--line); text-align: right; vertical-align: middle; white-space: nowrap; }
+th, td { padding: .4rem .5rem; border-bottom: 1px solid var(--line); text-align: right; vertical-align: middle; white-space: nowrap; }
 thead th { background: var(--head); font-weight: 600; font-size: .85rem; }
 th[scope="row"], thead th:first-child { text-align: left; }
-td.text { text-align: left; }
-td[data-field="shadow"] { white-space: normal; min-width: 9rem; }
+td.text, th.text { text-align: left; white-space: normal; min-width: 6.5rem; }
 th .key { display: block; font-weight: 400; font-size: .75rem; color: var(--muted); }
 .good { color: var(--ok); font-weight: 600; }
 .bad { color: var(--bad); font-weight: 600; }
 .warn { color: var(--warn); font-weight: 600; }
 .dim { color: var(--muted); }
 .sparks { display: inline-block; vertical-align: middle; }
-.spark { display: block; width: 120px; height: 22px; }
+.spark { display: block; width: 100px; height: 22px; }
 .spark + .spark { margin-top: 2px; }
 .spark .rps { stroke: var(--rps); }
 .spark .p99 { stroke: var(--p99); }

@@ -118,7 +118,7 @@ describe('live rollout console in Chromium', () => {
     expect(Number(await cell(page, 'iris', '1', 'rps').textContent())).toBeGreaterThan(0);
     expect(await cell(page, 'iris', '1', 'errors').textContent()).toBe('0%');
     expect(await cell(page, 'iris', '1', 'p99').textContent()).toMatch(/^\d+(\.\d+)? ms$/);
-    await expect.poll(() => cell(page, 'iris', '1', 'loaded').textContent(), { timeout: 5000 }).toMatch(/^yes · \d+ B · loaded in \d+(\.\d+)? ms$/);
+    await expect.poll(() => cell(page, 'iris', '1', 'loaded').textContent(), { timeout: 5000 }).toMatch(/^yes · \d+\sB · loaded\sin\s\d+(\.\d+)?\sms$/);
     expect(await page.locator('[data-field="revision"]').textContent()).toBe(gw.gateway.registry.current().id);
     expect(await page.locator('[data-command="rollout"]').first().textContent()).toBe(`npx model-gateway rollout ${gw.registryFile} iris 1=80 2=20`);
     expect(await page.locator('[data-command="rollback"]').first().textContent()).toBe(`npx model-gateway rollback ${gw.registryFile} iris`);
