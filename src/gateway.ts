@@ -69,8 +69,9 @@ export interface Gateway {
   readonly reloader: Reloader;
   readonly controller: RolloutController;
   readonly shadow: ShadowRunner;
-  /** Recent traffic per version, for the live console. */
+  /** Recent traffic per version, and the live console's snapshots built from it. */
   readonly stats: TrafficStats;
+  readonly console: ConsoleFeed;
   /** Loads every version with traffic, then reports ready. */
   warm(): Promise<{ loaded: number; failed: number }>;
   /** Checks the registry every `pollSeconds`. */
@@ -169,6 +170,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     controller,
     shadow,
     stats,
+    console: consoleFeed,
     async warm() {
       // Downloads left from earlier revisions (or a crash mid-download) go before new ones arrive.
       await reloader.pruneNow();

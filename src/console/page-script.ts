@@ -98,7 +98,8 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
       section.appendChild(el('h2', { id: id }, model.name));
       var meta = el('p', { 'class': 'model-meta' });
       section.appendChild(meta);
-      var wrap = el('div', { 'class': 'table-wrap' });
+      // Scrolls sideways on narrow screens: focusable, so it scrolls from the keyboard too.
+      var wrap = el('div', { 'class': 'table-wrap', role: 'region', tabindex: '0', 'aria-labelledby': id });
       var table = el('table');
       table.appendChild(el('caption', null, 'Versions of ' + model.name + ': configured weight, and traffic over the last minute'));
       var head = el('tr');

@@ -89,8 +89,8 @@ export function consoleRouter(feed: ConsoleFeed, token: string | undefined): Rou
       send: (json) => stream.write(`data: ${json}\n\n`),
       end: () => stream.end(),
     });
+    // Koa destroys the body stream when the response finishes or the client goes away.
     stream.on('close', unsubscribe);
-    ctx.req.on('close', () => stream.end());
   });
   return router;
 }

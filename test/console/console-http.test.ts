@@ -130,6 +130,7 @@ describe('console data and events', () => {
     const res = await fetch(`${gw.url}/console/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: abort.signal });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(gw.gateway.console.watching).toBe(1);
     const { events, at } = await readEvents(res, 3);
     abort.abort();
     expect(events).toHaveLength(3);
@@ -145,6 +146,8 @@ describe('console data and events', () => {
     const text = JSON.stringify(snapshot);
     expect(text).not.toContain('97531');
     expect(text).not.toContain(TOKEN);
+    // The page went away: its subscription goes too, and with none left no snapshot is built.
+    await expect.poll(() => gw?.gateway.console.watching, { timeout: 2000 }).toBe(0);
   });
 
   it('shows a guard rollback: state, reason, effective share 0, the rollback count and the rescued requests', async () => {
