@@ -3,6 +3,7 @@
 import type Koa from 'koa';
 import type { StorageOptions } from '@google-cloud/storage';
 import { ModelCache } from './cache/model-cache.js';
+import { ConsoleFeed } from './console/feed.js';
 import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
 import { Batchers } from './inference/batcher.js';
@@ -18,6 +19,8 @@ import { TrafficControl } from './rollout/traffic.js';
 import { AdminService } from './service/admin-service.js';
 import { GatewayService } from './service/gateway-service.js';
 import { ShadowRunner } from './service/shadow.js';
+import { StatsSampler } from './stats/sampler.js';
+import { TrafficStats } from './stats/traffic-stats.js';
 import { createGcsClient } from './storage/gcs.js';
 import { createBlobStore, type BlobStore } from './storage/store.js';
 
@@ -50,7 +53,7 @@ export interface GatewayOptions {
   readonly pollSeconds?: number;
   /** ADMIN_TOKEN; unset = /admin/* answers 404. */
   readonly adminToken?: string | undefined;
-  /** The guard's clock (ms). */
+  /** The clock (ms) of the guard and of the console's statistics. */
   readonly now?: () => number;
 }
 
@@ -67,6 +70,9 @@ export interface Gateway {
   readonly reloader: Reloader;
   readonly controller: RolloutController;
   readonly shadow: ShadowRunner;
+  /** Recent traffic per version, and the live console's snapshots built from it. */
+  readonly stats: TrafficStats;
+  readonly console: ConsoleFeed;
   /** Loads every version with traffic, then reports ready. */
   warm(): Promise<{ loaded: number; failed: number }>;
   /** Checks the registry every `pollSeconds`. */
@@ -115,6 +121,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     initial,
   );
   const controller = new RolloutController({ holder: registry, traffic, guard, metrics, log: options.log, source, reloader });
+  const stats = new TrafficStats(options.now);
+  const sampler = new StatsSampler({
+    stats,
+    metrics,
+    versions: () => [...registry.current().models.values()].flatMap((m) => m.versions.map((v) => ({ model: m.name, version: v.name }))),
+  });
+  sampler.start();
   const shadow = new ShadowRunner({ cache, metrics, log: options.log, random: options.shadowRandom ?? Math.random });
   const service = new GatewayService({
     registry,
@@ -123,7 +136,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     log: options.log,
     route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
     traffic,
-    onOutcome: controller.observe,
+    // The guard and the console's statistics both hear of every finished request.
+    onOutcome: (model, version, outcome, seconds) => {
+      controller.observe(model, version, outcome, seconds);
+      stats.record(model.name, version.name, outcome, seconds);
+    },
     shadow,
     batchers: new Batchers({
       onBatch: (model, version, rows) => metrics.batchSize.observe({ model, version }, rows),
@@ -132,6 +149,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const admin = new AdminService({ registry, cache, traffic, guard, controller, reloader, sourceDescription: source.description });
   const lifecycle: Lifecycle = { ready: false, draining: false };
+  const consoleFeed = new ConsoleFeed({ admin, stats, metrics, isDraining: () => lifecycle.draining });
   const app = createApp({
     service,
     metrics,
@@ -141,6 +159,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     serverVersion: options.serverVersion ?? '0.0.0',
     admin,
     adminToken: options.adminToken,
+    console: consoleFeed,
   });
   return {
     app,
@@ -155,6 +174,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     reloader,
     controller,
     shadow,
+    stats,
+    console: consoleFeed,
     async warm() {
       // Downloads left from earlier revisions (or a crash mid-download) go before new ones arrive.
       await reloader.pruneNow();
@@ -165,6 +186,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     startPolling: () => reloader.start(options.pollSeconds ?? 10),
     async close() {
       reloader.stop();
+      consoleFeed.close();
+      await sampler.stop();
       await controller.settled();
       await shadow.idle();
       await cache.close();

@@ -1,6 +1,8 @@
 // createApp(deps) builds the Koa app from ready-made parts; it reads no environment and listens
 // on nothing, so tests drive app.callback() and the entry point owns the process.
 import Koa from 'koa';
+import type { ConsoleFeed } from '../console/feed.js';
+import { consoleRouter } from '../console/routes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { AdminService } from '../service/admin-service.js';
 import type { GatewayService } from '../service/gateway-service.js';
@@ -18,6 +20,8 @@ export interface AppDeps {
   readonly serverVersion: string;
   readonly admin?: AdminService;
   readonly adminToken?: string | undefined;
+  /** The live rollout console's snapshots; absent = no /console routes. */
+  readonly console?: ConsoleFeed;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -26,6 +30,7 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   const router = buildRouter(deps);
   app.use(requestContext(deps.log));
+  if (deps.console) app.use(consoleRouter(deps.console, deps.adminToken).routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
