@@ -104,6 +104,7 @@ describe('the entry point', () => {
       const { code, output } = await runToExit('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, MODEL_REGISTRY: file, PORT: '0' } });
       expect(code).toBe(1);
       expect(output).toContain('models.m.versions.1.weight (line 4): must be >= 0');
+      expect(output).toContain('models.m.fallback (line 5): points at unknown version \\"3\\"');
     } finally {
       temp.cleanup();
     }
