@@ -4,6 +4,7 @@ import http from 'node:http';
 import { pino } from 'pino';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
+import { drainOnShutdown } from './http/shutdown.js';
 import { RegistryValidationError } from './registry/parse.js';
 
 function packageVersion(): string {
@@ -46,6 +47,14 @@ async function main(): Promise<void> {
   // Above the 256 concurrent requests per version the contract promises.
   server.maxConnections = 4096;
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+  const drainer = drainOnShutdown(server, {
+    drainMs: settings.shutdownDrainSeconds * 1000,
+    graceMs: settings.shutdownGraceSeconds * 1000,
+    log,
+    onDraining: () => {
+      gateway.lifecycle.draining = true;
+    },
+  });
   await new Promise<void>((resolve) => server.listen(settings.port, resolve));
   const address = server.address();
   log.info({ port: typeof address === 'object' && address ? address.port : settings.port, revision: gateway.registry.current().id }, 'listening');
@@ -55,28 +64,17 @@ async function main(): Promise<void> {
     .then((r) => log.info(r, 'warm-up done; ready'))
     .catch((err: unknown) => log.error({ err: String(err) }, 'warm-up failed'));
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    gateway.lifecycle.draining = true;
-    log.info({ signal, graceSeconds: settings.shutdownGraceSeconds }, 'shutting down');
-    const forced = setTimeout(() => {
-      log.warn({}, 'grace period over; closing remaining connections');
-      server.closeAllConnections();
-    }, settings.shutdownGraceSeconds * 1000);
-    forced.unref();
-    server.close(() => {
-      clearTimeout(forced);
-      void gateway.close().finally(() => {
-        log.info({}, 'stopped');
-        process.exit(0);
-      });
-    });
-    server.closeIdleConnections();
+  const stop = (signal: string): void => {
+    void drainer
+      .shutdown(signal)
+      .then(async (how) => {
+        await gateway.close();
+        log.info({ how }, 'stopped');
+      })
+      .finally(() => process.exit(0));
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 void main();

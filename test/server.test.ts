@@ -1,10 +1,12 @@
 // The entry point as users run it: `npm start` on the default registry, the README's curl
 // examples against it, clean shutdown on SIGTERM, and refusal of a bad registry or environment.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT, writeFile } from './support/harness.js';
 import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
+import { SLOW_WIDTH, slowBody, slowModel } from './support/slow-model.js';
 
 function start(command: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
   return startServerProcess(command, args, { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', ...env }, detached: true });
@@ -17,6 +19,11 @@ async function waitReady(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('never became ready');
+}
+
+async function waitForOutput(s: ServerProcess, pattern: RegExp): Promise<void> {
+  for (let i = 0; i < 300 && !pattern.test(s.output()); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(s.output()).toMatch(pattern);
 }
 
 interface CurlExample {
@@ -84,14 +91,86 @@ describe('npm start', () => {
 });
 
 describe('the entry point', () => {
-  it('exits 0 on SIGTERM once in-flight work is done', async () => {
+  it('on SIGTERM to the npm start process group: drains, answers all 50 in-flight requests, refuses new connections, exits 0', async () => {
+    const temp = makeTempDir();
+    const drainSeconds = 1.5;
+    try {
+      const registry = writeFile(temp.dir, 'models.yaml', 'models:\n  slow:\n    versions:\n      "1": { uri: slow.onnx, weight: 1 }\n');
+      writeFile(temp.dir, 'slow.onnx', slowModel);
+      const s = await start('npm', ['start', '--silent'], {
+        MODEL_REGISTRY: registry,
+        MODEL_CACHE_DIR: path.join(temp.dir, 'c'),
+        SHUTDOWN_GRACE_SECONDS: '30',
+        SHUTDOWN_DRAIN_SECONDS: String(drainSeconds),
+      });
+      await waitReady(s.url);
+      const post = (rows: number) =>
+        fetch(`${s.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: slowBody('slow', rows) }).then(async (res) => ({
+          status: res.status,
+          body: (await res.json()) as { outputs?: { sum?: number[][] } },
+          at: performance.now(),
+        }));
+
+      // 50 requests of real work (each tens of ms of matrix products, run one after another).
+      const rows = Array.from({ length: 50 }, (_, i) => 300 + i);
+      const inFlight = rows.map((r) => post(r));
+      const first = await Promise.race(inFlight);
+      expect(first.status).toBe(200);
+      const signalledAt = performance.now();
+      process.kill(-(s.child.pid ?? 0), 'SIGTERM');
+
+      // Within the drain window: not ready (once the signal is handled), but new connections
+      // are still served.
+      let ready = 200;
+      for (let i = 0; i < 50 && ready === 200; i++) ready = (await fetch(`${s.url}/v2/health/ready`)).status;
+      expect(ready).toBe(503);
+      const late = await post(7);
+      expect(late.status).toBe(200);
+      expect(late.body.outputs?.sum).toEqual([[7 * SLOW_WIDTH]]);
+
+      const answers = await Promise.all(inFlight);
+      expect(answers.map((a) => a.status)).toEqual(rows.map(() => 200));
+      expect(answers.map((a) => a.body.outputs?.sum?.[0]?.[0])).toEqual(rows.map((r) => r * SLOW_WIDTH));
+      // Most were still running when the signal was sent.
+      expect(answers.filter((a) => a.at > signalledAt).length).toBeGreaterThanOrEqual(40);
+
+      // After the drain window the listener is closed: a new connection is refused.
+      await waitForOutput(s, /"msg":"stopped accepting connections"/);
+      const refused = await fetch(`${s.url}/v2/health/live`).then(
+        () => 'answered',
+        (err: { cause?: { code?: string } }) => err.cause?.code,
+      );
+      expect(refused).toBe('ECONNREFUSED');
+
+      expect(await s.exited).toBe(0); // npm's own exit code, not only node's
+      const log = s.output();
+      expect(log).toContain('"msg":"stopped"');
+      const times = (msg: string) => Number(new RegExp(`"time":(\\d+),[^\\n]*"msg":"${msg}"`).exec(log)?.[1]);
+      expect(times('stopped accepting connections') - times('draining')).toBeGreaterThanOrEqual(drainSeconds * 1000 - 50);
+    } finally {
+      temp.cleanup();
+    }
+  }, 60_000);
+
+  it('cuts off a request still unfinished when SHUTDOWN_GRACE_SECONDS is over, and exits 0', async () => {
     const temp = makeTempDir();
     try {
-      const s = await start('node', ['dist/server.js'], { MODEL_CACHE_DIR: path.join(temp.dir, 'c'), SHUTDOWN_GRACE_SECONDS: '2' });
+      const s = await start('node', ['dist/server.js'], { MODEL_CACHE_DIR: path.join(temp.dir, 'c'), SHUTDOWN_GRACE_SECONDS: '1', SHUTDOWN_DRAIN_SECONDS: '0.2' });
       await waitReady(s.url);
+      // A client that sends headers and never the whole body keeps its request in flight.
+      const socket = net.connect(Number(new URL(s.url).port), '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+      const closed = new Promise((r) => socket.once('close', r));
+      await new Promise((r) => setTimeout(r, 100));
+      const signalledAt = performance.now();
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
-      expect(s.output()).toContain('"msg":"stopped"');
+      const took = performance.now() - signalledAt;
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(5000);
+      await closed;
+      expect(s.output()).toContain('"msg":"grace period over; closing remaining connections"');
     } finally {
       temp.cleanup();
     }
@@ -111,9 +190,10 @@ describe('the entry point', () => {
   });
 
   it('refuses an invalid environment with exit 1 naming the variable', async () => {
-    const { code, output } = await runToExit('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'loud' } });
+    const { code, output } = await runToExit('node', ['dist/server.js'], { cwd: REPO_ROOT, env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'loud', SHUTDOWN_DRAIN_SECONDS: '20' } });
     expect(code).toBe(1);
     expect(output).toContain('PORT=eighty');
+    expect(output).toContain('SHUTDOWN_DRAIN_SECONDS=20: must be a number of seconds from 0 to SHUTDOWN_GRACE_SECONDS (10)');
     expect(output).toContain('LOG_LEVEL=loud');
   });
 });

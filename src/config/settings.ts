@@ -17,6 +17,8 @@ export interface Settings {
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
   readonly shutdownGraceSeconds: number;
+  /** After SIGTERM/SIGINT, how long new connections are still accepted (at most the grace). */
+  readonly shutdownDrainSeconds: number;
 }
 
 export class SettingsError extends Error {
@@ -50,6 +52,7 @@ export function parseSettings(env: Env): Settings {
   const maxBodyBytes = bodyRaw === undefined ? 16 * 2 ** 20 : parseByteSize(bodyRaw);
   if (maxBodyBytes === undefined || maxBodyBytes < 1) problems.push(`MAX_BODY_BYTES=${bodyRaw}: must be a size such as 16MiB or 1048576`);
 
+  const grace = number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     port: number('PORT', 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (0-65535)'),
@@ -60,7 +63,8 @@ export function parseSettings(env: Env): Settings {
     storageEmulatorHost: value('STORAGE_EMULATOR_HOST'),
     logLevel: logLevel as LogLevel,
     maxBodyBytes: maxBodyBytes ?? 0,
-    shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
+    shutdownGraceSeconds: grace,
+    shutdownDrainSeconds: number('SHUTDOWN_DRAIN_SECONDS', Math.min(2, grace / 2), (n) => n >= 0 && n <= grace, `a number of seconds from 0 to SHUTDOWN_GRACE_SECONDS (${grace})`),
   };
   if (problems.length > 0) throw new SettingsError(problems);
   return Object.freeze(settings);
