@@ -10,6 +10,7 @@ import { GatewayMetrics } from './metrics/metrics.js';
 import { RegistryHolder } from './registry/holder.js';
 import { loadRegistry, type LoadedRegistry } from './registry/load.js';
 import { stableHash, type RouteDeps } from './routing/route.js';
+import { Admission, type AdmissionLimits } from './service/admission.js';
 import { GatewayService } from './service/gateway-service.js';
 import { createGcsClient } from './storage/gcs.js';
 import { createBlobStore, type BlobStore } from './storage/store.js';
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
+  /** Concurrency limits, queues and the request deadline (REQUEST_TIMEOUT_SECONDS); defaults in service/admission.ts. */
+  readonly admission?: Partial<AdmissionLimits>;
 }
 
 export interface Gateway {
@@ -71,6 +74,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     log: options.log,
     route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
+    admission: new Admission(options.admission, {
+      onRejected: (model, version) => metrics.inferenceRequests.inc({ model, version, outcome: 'rejected' }),
+    }),
   });
   const lifecycle: Lifecycle = { ready: false, draining: false };
   const app = createApp({

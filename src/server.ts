@@ -34,6 +34,13 @@ async function main(): Promise<void> {
       modelRoots: settings.modelRoots,
       storageEmulatorHost: settings.storageEmulatorHost,
       maxBodyBytes: settings.maxBodyBytes,
+      admission: {
+        perVersion: settings.limits.inflightPerVersion,
+        perVersionQueue: settings.limits.queuePerVersion,
+        total: settings.limits.inflight,
+        totalQueue: settings.limits.queue,
+        timeoutMs: settings.requestTimeoutSeconds * 1000,
+      },
       log,
       serverVersion: packageVersion(),
     });

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseByteSize } from '../registry/schema.js';
+import { DEFAULT_ADMISSION } from '../service/admission.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -19,6 +20,15 @@ export interface Settings {
   readonly shutdownGraceSeconds: number;
   /** After SIGTERM/SIGINT, how long new connections are still accepted (at most the grace). */
   readonly shutdownDrainSeconds: number;
+  /** An inference request unanswered after this is a 504; 0 = no deadline. */
+  readonly requestTimeoutSeconds: number;
+  /** Inference runs at once per version and in total, and the requests that may wait for one. */
+  readonly limits: {
+    readonly inflightPerVersion: number;
+    readonly queuePerVersion: number;
+    readonly inflight: number;
+    readonly queue: number;
+  };
 }
 
 export class SettingsError extends Error {
@@ -46,6 +56,8 @@ export function parseSettings(env: Env): Settings {
     }
     return n;
   };
+  const count = (name: string, fallback: number, min: number): number =>
+    number(name, fallback, (n) => Number.isInteger(n) && n >= min, `a whole number >= ${min}`);
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
   const bodyRaw = value('MAX_BODY_BYTES');
@@ -64,6 +76,13 @@ export function parseSettings(env: Env): Settings {
     logLevel: logLevel as LogLevel,
     maxBodyBytes: maxBodyBytes ?? 0,
     shutdownGraceSeconds: grace,
+    requestTimeoutSeconds: number('REQUEST_TIMEOUT_SECONDS', 30, (n) => n >= 0, 'a number of seconds >= 0 (0 = no deadline)'),
+    limits: {
+      inflightPerVersion: count('MAX_INFLIGHT_PER_VERSION', DEFAULT_ADMISSION.perVersion, 1),
+      queuePerVersion: count('MAX_QUEUE_PER_VERSION', DEFAULT_ADMISSION.perVersionQueue, 0),
+      inflight: count('MAX_INFLIGHT', DEFAULT_ADMISSION.total, 1),
+      queue: count('MAX_QUEUE', DEFAULT_ADMISSION.totalQueue, 0),
+    },
     shutdownDrainSeconds: number('SHUTDOWN_DRAIN_SECONDS', Math.min(2, grace / 2), (n) => n >= 0 && n <= grace, `a number of seconds from 0 to SHUTDOWN_GRACE_SECONDS (${grace})`),
   };
   if (problems.length > 0) throw new SettingsError(problems);

@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   VERSION_NOT_FOUND: { status: 404, expose: true },
   METHOD_NOT_ALLOWED: { status: 405, expose: true },
   PAYLOAD_TOO_LARGE: { status: 413, expose: true },
+  TOO_MANY_REQUESTS: { status: 429, expose: true },
   OVERLOADED: { status: 503, expose: true },
   MODEL_UNAVAILABLE: { status: 503, expose: true },
   STORAGE_ERROR: { status: 502, expose: false, publicMessage: 'model storage answered with an error' },

@@ -8,6 +8,7 @@ import { V2_DATATYPE } from '../inference/dtypes.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
+import { isRefusal, type Admission, type Ticket } from './admission.js';
 import { findVersion, primaryVersion, type ModelEntry, type VersionEntry } from '../registry/revision.js';
 import { chooseVersion, requireVersion, type RouteDeps, type RouteReason } from '../routing/route.js';
 
@@ -57,6 +58,8 @@ export interface GatewayServiceDeps {
   readonly metrics: GatewayMetrics;
   readonly route: RouteDeps;
   readonly log: ServiceLogger;
+  /** Bounds concurrent inference and sets its deadline (service/admission.ts); none when absent. */
+  readonly admission?: Admission;
 }
 
 /** Called as soon as a version is chosen, so even failed responses can name it. */
@@ -99,11 +102,16 @@ export class GatewayService {
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
   private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown): VersionEntry | undefined {
     if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
-    if (isClientError(err)) return undefined;
+    if (isClientError(err) || isRefusal(err)) return undefined;
     return findVersion(model, model.fallback);
   }
 
-  private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
+  private runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
+    const run = (ticket?: Ticket) => this.runAdmitted(model, version, reason, request, ticket);
+    return this.deps.admission ? this.deps.admission.run(model.name, version.name, run) : run();
+  }
+
+  private async runAdmitted(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest, ticket?: Ticket): Promise<InferResult> {
     const labels = { model: model.name, version: version.name };
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
@@ -125,7 +133,7 @@ export class GatewayService {
       throw err;
     } finally {
       lease?.release();
-      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
+      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome: ticket?.timedOut ? 'server_error' : outcome });
       this.deps.metrics.inferenceDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
