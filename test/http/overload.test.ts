@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AdmissionLimits } from '../../src/service/admission.js';
 import { countingFactory } from '../support/counting-factory.js';
 import { makeTempDir, REPO_ROOT, sampleValue, startGateway, writeFile, type RunningGateway } from '../support/harness.js';
 import { doubler } from '../support/models.js';
@@ -31,16 +32,17 @@ describe('default limits', () => {
   });
 });
 
+/** Four versions of one small model, loaded through a factory the test can slow down. */
+async function fourVersions(admission: Partial<AdmissionLimits>) {
+  const factory = countingFactory();
+  const gw = await startGateway({ registry: FOUR_VERSIONS, files: { 'm.onnx': doubler }, sessionFactory: factory, admission });
+  return { factory, gw };
+}
+
 describe('past the limits', () => {
   it('refuses with 429 per version and 503 for the gateway, with Retry-After, counted as rejected', async () => {
-    const factory = countingFactory();
+    const { factory, gw } = await fourVersions({ perVersion: 1, perVersionQueue: 1, total: 2, totalQueue: 2, timeoutMs: 0 });
     factory.delayMs = 600; // each first request holds its slot while its version loads
-    const gw = await startGateway({
-      registry: FOUR_VERSIONS,
-      files: { 'm.onnx': doubler },
-      sessionFactory: factory,
-      admission: { perVersion: 1, perVersionQueue: 1, total: 2, totalQueue: 2, timeoutMs: 0 },
-    });
     try {
       const pause = () => new Promise((r) => setTimeout(r, 40));
       const sent: Array<Promise<{ status: number; headers: Headers; body: Record<string, unknown> }>> = [];
@@ -69,13 +71,7 @@ describe('past the limits', () => {
   });
 
   it('answers 504 TIMEOUT after REQUEST_TIMEOUT_SECONDS and frees the slot', async () => {
-    const factory = countingFactory();
-    const gw = await startGateway({
-      registry: FOUR_VERSIONS,
-      files: { 'm.onnx': doubler },
-      sessionFactory: factory,
-      admission: { perVersion: 1, perVersionQueue: 4, total: 1, totalQueue: 4, timeoutMs: 300 },
-    });
+    const { factory, gw } = await fourVersions({ perVersion: 1, perVersionQueue: 4, total: 1, totalQueue: 4, timeoutMs: 300 });
     try {
       factory.delayMs = 2000;
       const started = performance.now();
