@@ -7,10 +7,10 @@ import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { Admission, type AdmissionLimits } from './service/admission.js';
 import { RegistryHolder } from './registry/holder.js';
 import { loadRegistry, type LoadedRegistry } from './registry/load.js';
 import { stableHash, type RouteDeps } from './routing/route.js';
-import { Admission, type AdmissionLimits } from './service/admission.js';
 import { GatewayService } from './service/gateway-service.js';
 import { createGcsClient } from './storage/gcs.js';
 import { createBlobStore, type BlobStore } from './storage/store.js';
@@ -21,6 +21,8 @@ export interface GatewayOptions {
   readonly modelCacheDir: string;
   readonly modelRoots?: readonly string[];
   readonly cwd?: string;
+  /** Concurrency limits, queues and the request deadline (REQUEST_TIMEOUT_SECONDS); defaults in service/admission.ts. */
+  readonly admission?: Partial<AdmissionLimits>;
   readonly storageEmulatorHost?: string | undefined;
   readonly gcsRetryOptions?: StorageOptions['retryOptions'];
   readonly maxBodyBytes?: number;
@@ -30,8 +32,6 @@ export interface GatewayOptions {
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
-  /** Concurrency limits, queues and the request deadline (REQUEST_TIMEOUT_SECONDS); defaults in service/admission.ts. */
-  readonly admission?: Partial<AdmissionLimits>;
 }
 
 export interface Gateway {
@@ -73,10 +73,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     cache,
     metrics,
     log: options.log,
-    route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
     admission: new Admission(options.admission, {
       onRejected: (model, version) => metrics.inferenceRequests.inc({ model, version, outcome: 'rejected' }),
     }),
+    route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
   });
   const lifecycle: Lifecycle = { ready: false, draining: false };
   const app = createApp({

@@ -58,13 +58,13 @@ export function parseSettings(env: Env): Settings {
   };
   const count = (name: string, fallback: number, min: number): number =>
     number(name, fallback, (n) => Number.isInteger(n) && n >= min, `a whole number >= ${min}`);
+  const grace = number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0');
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
   const bodyRaw = value('MAX_BODY_BYTES');
   const maxBodyBytes = bodyRaw === undefined ? 16 * 2 ** 20 : parseByteSize(bodyRaw);
   if (maxBodyBytes === undefined || maxBodyBytes < 1) problems.push(`MAX_BODY_BYTES=${bodyRaw}: must be a size such as 16MiB or 1048576`);
 
-  const grace = number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     port: number('PORT', 8080, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number (0-65535)'),

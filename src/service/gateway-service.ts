@@ -56,10 +56,10 @@ export interface GatewayServiceDeps {
   readonly registry: RegistryHolder;
   readonly cache: ModelCache;
   readonly metrics: GatewayMetrics;
-  readonly route: RouteDeps;
-  readonly log: ServiceLogger;
   /** Bounds concurrent inference and sets its deadline (service/admission.ts); none when absent. */
   readonly admission?: Admission;
+  readonly route: RouteDeps;
+  readonly log: ServiceLogger;
 }
 
 /** Called as soon as a version is chosen, so even failed responses can name it. */
@@ -106,12 +106,9 @@ export class GatewayService {
     return findVersion(model, model.fallback);
   }
 
-  private runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
-    const run = (ticket?: Ticket) => this.runAdmitted(model, version, reason, request, ticket);
-    return this.deps.admission ? this.deps.admission.run(model.name, version.name, run) : run();
-  }
-
-  private async runAdmitted(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest, ticket?: Ticket): Promise<InferResult> {
+  private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest, ticket?: Ticket): Promise<InferResult> {
+    // Admitted first (a slot, or a 429/503/504 from service/admission.ts), then run with the ticket.
+    if (this.deps.admission && !ticket) return this.deps.admission.run(model.name, version.name, (t) => this.runOn(model, version, reason, request, t));
     const labels = { model: model.name, version: version.name };
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
@@ -132,8 +129,9 @@ export class GatewayService {
       outcome = isClientError(err) ? 'client_error' : 'server_error';
       throw err;
     } finally {
+      if (ticket?.timedOut) outcome = 'server_error'; // the caller got a 504
       lease?.release();
-      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome: ticket?.timedOut ? 'server_error' : outcome });
+      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
       this.deps.metrics.inferenceDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
