@@ -86,8 +86,8 @@ describe('npm start', () => {
 
   it('logs each request with its x-request-id', async () => {
     await fetch(`${server.url}/v2/health/live`, { headers: { 'x-request-id': 'trace-me-123' } });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.output()).toMatch(/"requestId":"trace-me-123".*"path":"\/v2\/health\/live"/);
+    // The line reaches us through a pipe from another process: wait for it rather than a fixed 100 ms.
+    await waitForOutput(server, /"requestId":"trace-me-123".*"path":"\/v2\/health\/live"/);
   });
 });
 
