@@ -9,6 +9,7 @@ import type { HttpLogger } from './http/middleware.js';
 import { Batchers } from './inference/batcher.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { Admission, type AdmissionLimits } from './service/admission.js';
 import { RegistryHolder } from './registry/holder.js';
 import { singleModelSource, storeSource, type RegistrySource } from './registry/source.js';
 import { stableHash, type RouteDeps } from './routing/route.js';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   readonly modelCacheDir: string;
   readonly modelRoots?: readonly string[];
   readonly cwd?: string;
+  /** Concurrency limits, queues and the request deadline (REQUEST_TIMEOUT_SECONDS); defaults in service/admission.ts. */
+  readonly admission?: Partial<AdmissionLimits>;
   readonly storageEmulatorHost?: string | undefined;
   readonly gcsRetryOptions?: StorageOptions['retryOptions'];
   /** Per-request GCS timeout (and download stall limit); default 60 s. */
@@ -134,6 +137,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     cache,
     metrics,
     log: options.log,
+    admission: new Admission(options.admission, {
+      onRejected: (model, version) => metrics.inferenceRequests.inc({ model, version, outcome: 'rejected' }),
+    }),
     route: { random: options.route?.random ?? Math.random, hash: options.route?.hash ?? stableHash },
     traffic,
     // The guard and the console's statistics both hear of every finished request.

@@ -5,6 +5,7 @@ import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging/logger.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
+import { drainOnShutdown } from './http/shutdown.js';
 import { RegistryValidationError } from './registry/parse.js';
 
 function packageVersion(): string {
@@ -37,6 +38,13 @@ async function main(): Promise<void> {
       modelRoots: settings.modelRoots,
       storageEmulatorHost: settings.storageEmulatorHost,
       maxBodyBytes: settings.maxBodyBytes,
+      admission: {
+        perVersion: settings.limits.inflightPerVersion,
+        perVersionQueue: settings.limits.queuePerVersion,
+        total: settings.limits.inflight,
+        totalQueue: settings.limits.queue,
+        timeoutMs: settings.requestTimeoutSeconds * 1000,
+      },
       log,
       serverVersion: packageVersion(),
     });
@@ -63,6 +71,14 @@ async function main(): Promise<void> {
   // Above the 256 concurrent requests per version the contract promises.
   server.maxConnections = 4096;
   server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+  const drainer = drainOnShutdown(server, {
+    drainMs: settings.shutdownDrainSeconds * 1000,
+    graceMs: settings.shutdownGraceSeconds * 1000,
+    log,
+    onDraining: () => {
+      gateway.lifecycle.draining = true;
+    },
+  });
   await new Promise<void>((resolve) => server.listen(settings.port, resolve));
   const address = server.address();
   log.info({ port: typeof address === 'object' && address ? address.port : settings.port, revision: gateway.registry.current().id }, 'listening');
@@ -74,28 +90,22 @@ async function main(): Promise<void> {
     .catch((err: unknown) => log.error({ err: String(err) }, 'warm-up failed'));
 
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    gateway.lifecycle.draining = true;
-    log.info({ signal, graceSeconds: settings.shutdownGraceSeconds }, 'shutting down');
-    const grpcDrained = grpcServer?.close(settings.shutdownGraceSeconds * 1000) ?? Promise.resolve(); // gRPC (issue 7)
-    const forced = setTimeout(() => {
-      log.warn({}, 'grace period over; closing remaining connections');
-      server.closeAllConnections();
-    }, settings.shutdownGraceSeconds * 1000);
-    forced.unref();
-    server.close(() => {
-      clearTimeout(forced);
-      void grpcDrained.then(() => gateway.close()).finally(() => {
-        log.info({}, 'stopped');
-        process.exit(0);
-      });
-    });
-    server.closeIdleConnections();
+    // gRPC (issue 7) drains beside HTTP, within the same grace period.
+    const grpcDrained = grpcServer?.close(settings.shutdownGraceSeconds * 1000) ?? Promise.resolve();
+    void drainer
+      .shutdown(signal)
+      .then(async (how) => {
+        await grpcDrained;
+        await gateway.close();
+        log.info({ how }, 'stopped');
+      })
+      .finally(() => process.exit(0));
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 void main();

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseByteSize } from '../registry/schema.js';
+import { DEFAULT_ADMISSION } from '../service/admission.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -23,6 +24,17 @@ export interface Settings {
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
   readonly shutdownGraceSeconds: number;
+  /** After SIGTERM/SIGINT, how long new connections are still accepted (at most the grace). */
+  readonly shutdownDrainSeconds: number;
+  /** An inference request unanswered after this is a 504; 0 = no deadline. */
+  readonly requestTimeoutSeconds: number;
+  /** Inference runs at once per version and in total, and the requests that may wait for one. */
+  readonly limits: {
+    readonly inflightPerVersion: number;
+    readonly queuePerVersion: number;
+    readonly inflight: number;
+    readonly queue: number;
+  };
 }
 
 export class SettingsError extends Error {
@@ -50,6 +62,9 @@ export function parseSettings(env: Env): Settings {
     }
     return n;
   };
+  const count = (name: string, fallback: number, min: number): number =>
+    number(name, fallback, (n) => Number.isInteger(n) && n >= min, `a whole number >= ${min}`);
+  const grace = number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0');
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be debug, info, warn or error`);
   const bodyRaw = value('MAX_BODY_BYTES');
@@ -73,7 +88,15 @@ export function parseSettings(env: Env): Settings {
     googleCloudProject: value('GOOGLE_CLOUD_PROJECT'),
     logLevel: logLevel as LogLevel,
     maxBodyBytes: maxBodyBytes ?? 0,
-    shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
+    shutdownGraceSeconds: grace,
+    requestTimeoutSeconds: number('REQUEST_TIMEOUT_SECONDS', 30, (n) => n >= 0, 'a number of seconds >= 0 (0 = no deadline)'),
+    limits: {
+      inflightPerVersion: count('MAX_INFLIGHT_PER_VERSION', DEFAULT_ADMISSION.perVersion, 1),
+      queuePerVersion: count('MAX_QUEUE_PER_VERSION', DEFAULT_ADMISSION.perVersionQueue, 0),
+      inflight: count('MAX_INFLIGHT', DEFAULT_ADMISSION.total, 1),
+      queue: count('MAX_QUEUE', DEFAULT_ADMISSION.totalQueue, 0),
+    },
+    shutdownDrainSeconds: number('SHUTDOWN_DRAIN_SECONDS', Math.min(2, grace / 2), (n) => n >= 0 && n <= grace, `a number of seconds from 0 to SHUTDOWN_GRACE_SECONDS (${grace})`),
   };
   if (settings.grpcPort !== 0 && settings.grpcPort === settings.port) {
     problems.push(`GRPC_PORT=${settings.grpcPort} is also PORT: give gRPC a port of its own, or GRPC_PORT=0 to turn it off`);

@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   /** A tensor, a request's tensors together, or a string is over an input limit (inference/limits.ts). */
   LIMIT_EXCEEDED: { status: 413, expose: true },
   OVERLOADED: { status: 503, expose: true },
+  TOO_MANY_REQUESTS: { status: 429, expose: true },
   MODEL_UNAVAILABLE: { status: 503, expose: true },
   STORAGE_ERROR: { status: 502, expose: false, publicMessage: 'model storage answered with an error' },
   INFERENCE_FAILED: { status: 500, expose: false, publicMessage: 'the model failed while running' },

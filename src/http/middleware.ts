@@ -1,5 +1,6 @@
-// Request id, access log and error rendering: every response carries x-request-id, every error
-// is JSON {error, code} from the catalogue, and no stack trace or internal path leaves here.
+// Request id, security headers, access log and error rendering: every response carries
+// x-request-id and the headers below, every error is JSON {error, code} from the catalogue, and
+// no stack trace or internal path leaves here.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { ERROR_CATALOGUE, GatewayError, isGatewayError, publicMessageOf } from '../errors/catalogue.js';
@@ -41,6 +42,22 @@ export function traceContext(header: (name: string) => string): TraceContext | u
   return { traceId: traceId.toLowerCase(), ...(spanId === undefined ? {} : { spanId }) };
 }
 
+/**
+ * What helmet and the OWASP REST guidance set for a JSON API: no MIME sniffing, no caching of
+ * answers (they depend on the request and may carry model output), nothing may frame or embed
+ * a response or run script from it, no referrer leaks. Set before the route runs, so a route
+ * that serves something else (an HTML page) can override a header. Neither Koa nor Node sends
+ * `X-Powered-By` or `Server`.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+});
+
 export function requestContext(log: HttpLogger): Middleware {
   return async (ctx, next) => {
     // The caller's id, else its trace id (so the id in the response finds the trace), else new.
@@ -49,6 +66,7 @@ export function requestContext(log: HttpLogger): Middleware {
     const id = REQUEST_ID_RE.test(given) ? given : (trace?.traceId ?? randomUUID());
     ctx.state.requestId = id;
     ctx.set('x-request-id', id);
+    ctx.set(SECURITY_HEADERS);
     const started = performance.now();
     try {
       await next();

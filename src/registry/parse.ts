@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { formatLocation, isInside, LocationError, resolveLocation, type Location } from '../storage/location.js';
-import { MODEL_NAME_RE, registrySchema, VERSION_NAME_RE, type RegistryFile, type RegistryFileModel } from './schema.js';
+import {
+  MODEL_NAME_RE,
+  modelSchema,
+  registrySchema,
+  VERSION_NAME_RE,
+  versionRef,
+  versionSchema,
+  type RegistryFile,
+  type RegistryFileModel,
+} from './schema.js';
 import type { ModelEntry, Revision, VersionEntry } from './revision.js';
 
 export interface Problem {
@@ -67,7 +76,8 @@ export function parseRegistry(text: string, options: ParseOptions): Revision {
     }
     throw new RegistryValidationError(source, problems);
   }
-  const parsed = registrySchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const parsed = registrySchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
@@ -76,17 +86,21 @@ export function parseRegistry(text: string, options: ParseOptions): Revision {
         at(p as Path, key === undefined ? issue.message : 'unknown key');
       }
     }
-    throw new RegistryValidationError(source, problems);
   }
 
+  // Cross-field checks run on every model even when the schema failed somewhere, on whatever
+  // parts of it did parse, so one report lists every problem of both kinds.
+  const rawModels = isRecord(raw) && isRecord(raw.models) ? raw.models : undefined;
   const roots = allowedRoots(options);
   const models = new Map<string, ModelEntry>();
-  for (const [name, model] of Object.entries(parsed.data.models)) {
-    const entry = buildModel(name, model, options.source, roots, at);
+  for (const [name, model] of Object.entries(rawModels ?? {})) {
+    const lenient = lenientModel(model);
+    if (!lenient) continue;
+    const entry = buildModel(name, lenient, options.source, roots, at);
     if (entry) models.set(name, entry);
   }
-  if (Object.keys(parsed.data.models).length === 0) at(['models'], 'must declare at least one model');
-  if (problems.length > 0) throw new RegistryValidationError(source, problems);
+  if (rawModels !== undefined && Object.keys(rawModels).length === 0) at(['models'], 'must declare at least one model');
+  if (!parsed.success || problems.length > 0) throw new RegistryValidationError(source, problems);
 
   const data: RegistryFile = parsed.data;
   return Object.freeze({
@@ -97,6 +111,53 @@ export function parseRegistry(text: string, options: ParseOptions): Revision {
   });
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+type FileVersion = RegistryFileModel['versions'][string];
+
+/** A model as far as it parsed: a version that failed the schema is known by name only. */
+interface LenientModel extends Omit<RegistryFileModel, 'versions'> {
+  readonly versions: Readonly<Record<string, FileVersion | undefined>>;
+  /** Whether the versions map itself was a map (else references to versions cannot be checked). */
+  readonly versionsKnown: boolean;
+  /** Aliases whose target did not parse: a fallback naming one is not reported again. */
+  readonly brokenAliases: ReadonlySet<string>;
+}
+
+function lenientModel(raw: unknown): LenientModel | undefined {
+  const full = modelSchema.safeParse(raw);
+  if (full.success) return { ...full.data, versionsKnown: true, brokenAliases: new Set() };
+  if (!isRecord(raw)) return undefined;
+  const versions: Record<string, FileVersion | undefined> = {};
+  if (isRecord(raw.versions)) {
+    for (const [name, v] of Object.entries(raw.versions)) {
+      const r = versionSchema.safeParse(v);
+      versions[name] = r.success ? r.data : undefined;
+    }
+  }
+  const aliases: Record<string, string> = {};
+  const brokenAliases = new Set<string>();
+  if (isRecord(raw.aliases)) {
+    for (const [alias, target] of Object.entries(raw.aliases)) {
+      const r = versionRef.safeParse(target);
+      if (r.success) aliases[alias] = r.data;
+      else brokenAliases.add(alias);
+    }
+  }
+  const fallback = versionRef.safeParse(raw.fallback);
+  return {
+    versions,
+    versionsKnown: isRecord(raw.versions),
+    brokenAliases,
+    aliases,
+    fallback: fallback.success ? fallback.data : undefined,
+    sticky: undefined,
+    guard: undefined,
+  };
+}
+
 function allowedRoots(options: ParseOptions): string[] {
   const roots = [options.cwd ?? process.cwd(), ...(options.modelRoots ?? [])];
   if (options.source.kind === 'file') roots.push(path.dirname(options.source.path));
@@ -105,7 +166,7 @@ function allowedRoots(options: ParseOptions): string[] {
 
 function buildModel(
   name: string,
-  model: RegistryFileModel,
+  model: LenientModel,
   source: Location,
   roots: readonly string[],
   at: (p: Path, message: string) => void,
@@ -117,6 +178,7 @@ function buildModel(
   for (const [vname, v] of Object.entries(model.versions)) {
     const vpath = [...base, 'versions', vname];
     if (!VERSION_NAME_RE.test(vname)) at(vpath, `version name "${vname}" must match ${VERSION_NAME_RE.source}`);
+    if (v === undefined) continue; // its schema problem is already reported
     let location: Location;
     try {
       location = resolveLocation(v.uri, source);
@@ -137,21 +199,27 @@ function buildModel(
     versions.push(Object.freeze({ name: vname, uri: v.uri, location, weight: v.weight, shadow: v.shadow, batching }));
   }
   const names = new Set(Object.keys(model.versions));
-  if (names.size === 0) at([...base, 'versions'], 'must declare at least one version');
-  else if (Object.values(model.versions).every((v) => v.weight <= 0)) {
+  const parsedVersions = Object.values(model.versions);
+  if (!model.versionsKnown) {
+    // The versions map itself is malformed and already reported; nothing more to check there.
+  } else if (names.size === 0) at([...base, 'versions'], 'must declare at least one version');
+  else if (parsedVersions.every((v) => v !== undefined && v.weight <= 0)) {
+    // Only when every weight parsed: a version refused by the schema may be the one with traffic.
     at([...base, 'versions'], 'at least one version needs weight > 0');
   }
 
   const aliases = new Map<string, string>();
   for (const [alias, target] of Object.entries(model.aliases)) {
     if (names.has(alias)) at([...base, 'aliases', alias], `alias "${alias}" shadows a version of the same name`);
-    else if (!names.has(target)) at([...base, 'aliases', alias], `points at unknown version "${target}"`);
-    else aliases.set(alias, target);
+    else if (!names.has(target)) {
+      if (model.versionsKnown) at([...base, 'aliases', alias], `points at unknown version "${target}"`);
+    } else aliases.set(alias, target);
   }
   let fallback: string | undefined;
   if (model.fallback !== undefined) {
     fallback = names.has(model.fallback) ? model.fallback : aliases.get(model.fallback);
-    if (fallback === undefined) at([...base, 'fallback'], `points at unknown version "${model.fallback}"`);
+    const checkable = model.versionsKnown && !model.brokenAliases.has(model.fallback);
+    if (fallback === undefined && checkable) at([...base, 'fallback'], `points at unknown version "${model.fallback}"`);
   }
   const g = model.guard;
   return Object.freeze({

@@ -30,18 +30,37 @@ export function parseByteSize(value: string | number): number | undefined {
 
 // YAML turns an unquoted `1` into a number; version references are strings in our model, so
 // whole numbers are accepted and read as their decimal string.
-const versionRef = z
-  .union([z.string(), z.number().int().nonnegative()])
+export const versionRef = z
+  .union([z.string(), z.number().int().nonnegative()], { error: 'must be a version name or alias' })
   .transform(String)
   .describe('a version name or alias');
 
+// The model cache (lru-cache) refuses a size below 1 byte or beyond a safe integer, and
+// allocates index arrays of maxModels entries up front: such values are refused here, where
+// they are written, rather than at start-up.
+export const MAX_CACHE_MODELS = 10_000;
+
 const byteSize = z
-  .union([z.number().int().nonnegative(), z.string()])
-  .describe('bytes, or a size with a unit: 512MiB, 1GiB, 500MB')
+  .union(
+    [
+      z
+        .number()
+        .int('must be a whole number of bytes')
+        .min(1, 'must be >= 1 byte')
+        .max(Number.MAX_SAFE_INTEGER, `must be <= ${Number.MAX_SAFE_INTEGER}`),
+      z.string(),
+    ],
+    { error: 'must be a number of bytes or a size such as 512MiB' },
+  )
+  .describe('bytes (at least 1), or a size with a unit: 512MiB, 1GiB, 500MB')
   .transform((v, ctx) => {
     const n = parseByteSize(v);
     if (n === undefined) {
       ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use bytes or a unit: 512MiB, 1GiB, 500MB)` });
+      return z.NEVER;
+    }
+    if (n < 1 || n > Number.MAX_SAFE_INTEGER) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" must be at least 1 byte and at most ${Number.MAX_SAFE_INTEGER}` });
       return z.NEVER;
     }
     return n;
@@ -69,7 +88,7 @@ const batchingSchema = z
   })
   .describe('dynamic batching, for models whose inputs all have a dynamic first dimension');
 
-const versionSchema = z.strictObject({
+export const versionSchema = z.strictObject({
   uri: z.string({ error: 'must be a string (gs://…, file://… or a path)' }).min(1, 'must not be empty'),
   weight: z.number({ error: 'must be a number' }).min(0, 'must be >= 0').default(0),
   shadow: z.number({ error: 'must be a number' }).min(0, 'must be >= 0').max(1, 'must be <= 1').default(0),
@@ -83,7 +102,7 @@ const guardSchema = z.strictObject({
   windowSeconds: z.number().positive('must be > 0').default(60),
 });
 
-const modelSchema = z.strictObject({
+export const modelSchema = z.strictObject({
   versions: z.record(z.string(), versionSchema, { error: 'must be a map of version name to {uri, weight}' }),
   aliases: z.record(z.string(), versionRef).default({}),
   sticky: z
@@ -99,7 +118,12 @@ export const registrySchema = z.strictObject({
   $schema: z.string().optional(),
   cache: z
     .strictObject({
-      maxModels: z.number().int('must be a whole number').min(1, 'must be >= 1').default(8),
+      maxModels: z
+        .number()
+        .int('must be a whole number')
+        .min(1, 'must be >= 1')
+        .max(MAX_CACHE_MODELS, `must be <= ${MAX_CACHE_MODELS}`)
+        .default(8),
       maxBytes: byteSize.default(2 ** 30),
     })
     .default({ maxModels: 8, maxBytes: 2 ** 30 }),

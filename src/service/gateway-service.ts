@@ -9,6 +9,7 @@ import type { Batchers } from '../inference/batcher.js';
 import type { Signature } from '../inference/session.js';
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
+import { isRefusal, type Admission, type Ticket } from './admission.js';
 import { findVersion, primaryVersion, type ModelEntry, type VersionEntry } from '../registry/revision.js';
 import { chooseVersion, requireVersion, type RouteDeps, type RouteReason, type WeightOf } from '../routing/route.js';
 import { runVersion, type NamedOutput } from './run-version.js';
@@ -68,6 +69,8 @@ export interface GatewayServiceDeps {
   readonly registry: RegistryHolder;
   readonly cache: ModelCache;
   readonly metrics: GatewayMetrics;
+  /** Bounds concurrent inference and sets its deadline (service/admission.ts); none when absent. */
+  readonly admission?: Admission;
   readonly route: RouteDeps;
   readonly log: ServiceLogger;
   readonly traffic?: TrafficWeights;
@@ -122,11 +125,13 @@ export class GatewayService {
   /** A routed (not explicitly chosen) request whose version failed server-side may fall back. */
   private fallbackFor(model: ModelEntry, failed: VersionEntry, reason: RouteReason, err: unknown, signal?: AbortSignal): VersionEntry | undefined {
     if (reason === 'explicit' || model.fallback === undefined || model.fallback === failed.name) return undefined;
-    if (isClientError(err) || signal?.aborted) return undefined;
+    if (isClientError(err) || isRefusal(err) || signal?.aborted) return undefined;
     return findVersion(model, model.fallback);
   }
 
-  private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
+  private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest, ticket?: Ticket): Promise<InferResult> {
+    // Admitted first (a slot, or a 429/503/504 from service/admission.ts), then run with the ticket.
+    if (this.deps.admission && !ticket) return this.deps.admission.run(model.name, version.name, (t) => this.runOn(model, version, reason, request, t));
     const labels = { model: model.name, version: version.name };
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
@@ -138,6 +143,7 @@ export class GatewayService {
       outcome = isClientError(err) || request.signal?.aborted === true ? 'client_error' : 'server_error';
       throw err;
     } finally {
+      if (ticket?.timedOut) outcome = 'server_error'; // the caller got a 504
       const seconds = (performance.now() - started) / 1000;
       this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
       this.deps.metrics.inferenceDuration.observe(labels, seconds);

@@ -28,8 +28,11 @@ describe('model-gateway validate', () => {
     const file = writeFile(temp.dir, 'bad.yaml', 'models:\n  m:\n    versions:\n      "1": { uri: a.onnx, weight: -1 }\n    aliases: { s: "4" }\n');
     const { code, out } = await cli('validate', file);
     expect(code).toBe(1);
-    expect(out).toContain('models.m.versions.1.weight (line 4): must be >= 0');
-    expect(out).toContain('1 problem(s)');
+    // The schema problem and the cross-field one (an alias to a missing version), both listed.
+    expect(out.trim().split('\n').slice(1).sort()).toEqual(
+      ['  - models.m.versions.1.weight (line 4): must be >= 0', '  - models.m.aliases.s (line 5): points at unknown version "4"'].sort(),
+    );
+    expect(out).toContain('2 problem(s)');
   });
 
   it('with --check-models, loads every version and compares signatures across versions', async () => {

@@ -63,7 +63,8 @@ describe('app.yaml', () => {
     expect(appYaml.runtime).toBe('nodejs22');
     expect(appYaml.entrypoint ?? 'npm start').toBe('npm start');
     expect(pkg.scripts['gcp-build']).toBe('npm run build');
-    expect(pkg.scripts.start).toBe('node dist/server.js');
+    // exec: no shell stays between npm and node, so a SIGTERM to the group reaches node alone and npm exits 0.
+    expect(pkg.scripts.start).toBe('exec node dist/server.js');
   });
 
   it('takes MODEL_REGISTRY from the environment it sets, a gs:// registry the gateway accepts', () => {

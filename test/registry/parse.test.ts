@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { describe, expect, it } from 'vitest';
 import { parseRegistry, RegistryValidationError, type Problem } from '../../src/registry/parse.js';
 import { primaryVersion, resolveVersionRef } from '../../src/registry/revision.js';
@@ -87,7 +88,21 @@ describe('parseRegistry', () => {
     const byPath = Object.fromEntries(problems.map((p) => [p.path, p]));
     expect(byPath['models.iris.versions.1.weight']).toMatchObject({ message: 'must be >= 0', line: 4 });
     expect(byPath['models.Bad_Name.versions.1.wieght']).toMatchObject({ message: 'unknown key', line: 10 });
-    // Schema errors stop before cross-field checks; fix them and the rest is reported:
+    // Schema problems do not hide the cross-field ones: both kinds come in one report.
+    expect(problems.map((p) => `${p.path}@${p.line}`).sort()).toEqual(
+      [
+        'models.iris.versions.1.weight@4',
+        'models.iris.versions.2.uri@5',
+        'models.iris.aliases.stable@6',
+        'models.iris.fallback@7',
+        'models.Bad_Name@8',
+        'models.Bad_Name.versions.1.wieght@10',
+      ].sort(),
+    );
+    expect(byPath['models.iris.aliases.stable']?.message).toBe('points at unknown version "9"');
+    expect(byPath['models.iris.fallback']?.message).toBe('points at unknown version "7"');
+    expect(byPath['models.iris.versions.2.uri']?.message).toContain('unsupported scheme');
+
     const second = problemsOf(`models:
   iris:
     versions:
@@ -114,6 +129,34 @@ describe('parseRegistry', () => {
     expect(messages).toContain('unknown version "9"');
     expect(messages).toContain('unsupported scheme');
     expect(messages).toContain('shadows a version');
+  });
+
+  it('still checks the rest of a model whose aliases, fallback or versions map is malformed', () => {
+    const problems = problemsOf(`models:
+  m:
+    versions:
+      "1": { uri: a.onnx, weight: 1 }
+    aliases: { stable: [1], canary: "5" }
+    fallback: "6"
+  n:
+    versions: [a.onnx]
+    fallback: "1"
+  o:
+    versions:
+      "1": { uri: a.onnx, weight: 1 }
+    sticky: "not a header"
+    aliases: { live: "2" }
+`);
+    expect(problems.map((p) => `${p.path}: ${p.message}`).sort()).toEqual(
+      [
+        'models.m.aliases.stable: must be a version name or alias',
+        'models.m.aliases.canary: points at unknown version "5"',
+        'models.m.fallback: points at unknown version "6"',
+        'models.n.versions: must be a map of version name to {uri, weight}',
+        'models.o.sticky: must be an HTTP header name',
+        'models.o.aliases.live: points at unknown version "2"',
+      ].sort(),
+    );
   });
 
   it('names the problems in the error message, one per line', () => {
@@ -146,6 +189,17 @@ describe('parseRegistry', () => {
       'cache.maxModels',
     );
     expect(problemsOf('models: { m: { versions: { "-x": { uri: a.onnx, weight: 1 } } } }')[0]?.path).toBe('models.m.versions.-x');
+    // Limits the model cache cannot run with are refused here, not at start-up.
+    const one = 'models: { m: { versions: { "1": { uri: a.onnx, weight: 1 } } } }';
+    for (const bad of ['maxBytes: 0', 'maxBytes: "0.5"', 'maxBytes: 0KiB', 'maxBytes: 99999999999999999999999', 'maxModels: 1000000000', 'maxModels: 1.5']) {
+      const [p] = problemsOf(`cache: { ${bad} }\n${one}`);
+      expect(p?.path, bad).toBe(`cache.${bad.split(':')[0]}`);
+    }
+    // The extremes that pass are ones the cache's LRU accepts.
+    for (const cache of ['maxBytes: 1, maxModels: 10000', `maxBytes: ${Number.MAX_SAFE_INTEGER}, maxModels: 1`]) {
+      const limits = parse(`cache: { ${cache} }\n${one}`).cache;
+      expect(() => new LRUCache<string, object>({ max: limits.maxModels, maxSize: limits.maxBytes, sizeCalculation: () => 1 })).not.toThrow();
+    }
     expect(problemsOf('models: {}')[0]?.message).toContain('at least one model');
     expect(problemsOf('models: [unclosed')[0]?.line).toBe(1);
     expect(problemsOf('models:\n  m: 1\n  m: 2\n')[0]?.line).toBeGreaterThan(0);
