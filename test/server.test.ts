@@ -180,7 +180,8 @@ describe('the entry point', () => {
       expect(await s.exited).toBe(0); // npm's own exit code, not only node's
       const log = s.output();
       expect(log).toContain('"msg":"stopped"');
-      const times = (msg: string) => Number(new RegExp(`"time":(\\d+),[^\\n]*"msg":"${msg}"`).exec(log)?.[1]);
+      // Log lines carry ISO times (Cloud Logging's format).
+      const times = (msg: string) => Date.parse(new RegExp(`"time":"([^"]+)"[^\\n]*"msg":"${msg}"`).exec(log)?.[1] ?? '');
       expect(times('stopped accepting connections') - times('draining')).toBeGreaterThanOrEqual(drainSeconds * 1000 - 50);
     } finally {
       temp.cleanup();
