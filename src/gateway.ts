@@ -5,6 +5,7 @@ import type { StorageOptions } from '@google-cloud/storage';
 import { ModelCache } from './cache/model-cache.js';
 import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
+import { InferencePool } from './inference/pool/pool.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { RegistryHolder } from './registry/holder.js';
@@ -42,6 +43,10 @@ export interface GatewayOptions {
   /** Which requests are copied to shadow versions; uniform in [0, 1). */
   readonly shadowRandom?: () => number;
   readonly sessionFactory?: SessionFactory;
+  /** INFERENCE_THREADS: worker threads running the models; 0 = run on the event loop. Default: cores. */
+  readonly inferenceThreads?: number;
+  /** A worker whose run takes longer than this is replaced and its requests fail (500). Default 60 s. */
+  readonly inferenceHangTimeoutMs?: number;
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
@@ -90,10 +95,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.registryReloads.inc({ result: 'success' });
   metrics.syncRevision(initial.revision, traffic.weightByName);
 
+  const ownFactory = options.sessionFactory ? undefined : sessionFactoryFor(options);
   const cache = new ModelCache({
     limits: initial.revision.cache,
     store,
-    factory: options.sessionFactory ?? createOrtSessionFactory(),
+    factory: options.sessionFactory ?? (ownFactory as SessionFactory),
     metrics,
     log: options.log,
     ...(options.loadRetryBaseMs === undefined ? {} : { retryBaseMs: options.loadRetryBaseMs }),
@@ -163,6 +169,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await controller.settled();
       await shadow.idle();
       await cache.close();
+      await ownFactory?.close?.();
     },
   };
+}
+
+/** Models run in a pool of worker threads, unless INFERENCE_THREADS is 0 (on the event loop). */
+function sessionFactoryFor(options: GatewayOptions): SessionFactory {
+  if (options.inferenceThreads === 0) return createOrtSessionFactory();
+  return new InferencePool({
+    ...(options.inferenceThreads === undefined ? {} : { threads: options.inferenceThreads }),
+    ...(options.inferenceHangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.inferenceHangTimeoutMs }),
+    // Tiny versions measured faster than a thread round trip run inline, single-threaded.
+    inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }),
+    onWorkerLost: (index, reason) => options.log.warn({ event: 'inference_worker_lost', worker: index, reason }, 'inference worker replaced'),
+  });
 }
