@@ -19,6 +19,12 @@ export interface Settings {
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
   readonly shutdownGraceSeconds: number;
+  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster. */
+  readonly processes: number;
+  /** INFERENCE_THREADS: worker threads per process running models; 0 = on the event loop. */
+  readonly inferenceThreads: number;
+  /** INFERENCE_HANG_SECONDS: a run taking longer fails (500) and its worker thread is replaced. */
+  readonly inferenceHangSeconds: number;
 }
 
 export class SettingsError extends Error {
@@ -56,6 +62,8 @@ export function parseSettings(env: Env): Settings {
     problems.push('MODEL_REGISTRY and REMOTE_MODEL_PATH are both set: set MODEL_REGISTRY for a registry of models, or REMOTE_MODEL_PATH for one model, not both');
   }
 
+  const cores = os.availableParallelism();
+  const processes = value('PROCESSES') === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),
@@ -68,6 +76,10 @@ export function parseSettings(env: Env): Settings {
     logLevel: logLevel as LogLevel,
     maxBodyBytes: maxBodyBytes ?? 0,
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, (n) => n >= 0, 'a number of seconds >= 0'),
+    processes,
+    // The cores are shared among the processes: together they start as many threads as there are cores.
+    inferenceThreads: number('INFERENCE_THREADS', Math.max(1, Math.floor(cores / processes)), (n) => Number.isInteger(n) && n >= 0 && n <= 1024, 'an integer >= 0 (0 runs models on the event loop)'),
+    inferenceHangSeconds: number('INFERENCE_HANG_SECONDS', 60, (n) => n > 0, 'a number of seconds > 0'),
   };
   if (problems.length > 0) throw new SettingsError(problems);
   return Object.freeze(settings);

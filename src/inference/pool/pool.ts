@@ -10,7 +10,7 @@
 import os from 'node:os';
 import type { ModelSession, SessionFactory } from '../session.js';
 import { ModelLoadError } from '../session.js';
-import { PooledSession, type InlinePolicy } from './pooled-session.js';
+import { PooledSession, type InlinePolicy, type PooledSessionDeps } from './pooled-session.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface PoolOptions {
@@ -28,9 +28,10 @@ export interface PoolOptions {
   /** Test-only: lets `injectFault` make a worker crash or hang on its next run. */
   readonly faults?: boolean;
   readonly onWorkerLost?: (index: number, reason: string) => void;
+  readonly onPlacementChange?: PooledSessionDeps['onPlacementChange'];
 }
 
-export const DEFAULT_INLINE: InlinePolicy = { enabled: true, probeRuns: 16, belowUs: 100, demoteAboveUs: 2_000 };
+export const DEFAULT_INLINE: InlinePolicy = { enabled: true, warmupRuns: 16, probeRuns: 16, belowUs: 100, demoteAboveUs: 20_000 };
 
 export class InferencePool implements SessionFactory {
   private readonly slots: WorkerSlot[];
@@ -76,6 +77,7 @@ export class InferencePool implements SessionFactory {
       maxInFlight: this.maxInFlight,
       inline: this.inline,
       inlineFactory: this.options.inlineFactory,
+      ...(this.options.onPlacementChange ? { onPlacementChange: this.options.onPlacementChange } : {}),
     });
     const release = session.release.bind(session);
     // Unpinned when the cache releases it, so the next version goes where there is room.

@@ -1,9 +1,9 @@
 // An inference worker thread: holds the onnxruntime sessions pinned to it and runs them, so a
 // model's computation never holds the gateway's event loop. One run at a time (session.run
 // computes on this thread); the main thread caps how many runs of each version wait here.
-import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOrtSessionFactory, type HostTensor, type ModelSession } from '../session.js';
+import { timedRun } from './timed-run.js';
 import { transferable, type FromWorker, type ToWorker, type WireTensor, type WorkerData } from './protocol.js';
 
 const port = parentPort;
@@ -43,9 +43,7 @@ async function handle(msg: ToWorker): Promise<void> {
       if (!session) throw new Error(`session ${msg.sid} is not loaded on this worker`);
       const feeds: Record<string, HostTensor> = {};
       for (const [name, type, dims, data] of msg.feeds) feeds[name] = { type, dims, data };
-      const started = performance.now();
-      const result = await session.run(feeds, msg.outputs);
-      const us = (performance.now() - started) * 1000;
+      const { out: result, us } = await timedRun(session, feeds, msg.outputs);
       const transfer: ArrayBuffer[] = [];
       const outputs: WireTensor[] = [];
       for (const name in result) {

@@ -28,7 +28,7 @@ async function runTiny(s: PooledSession, x: number): Promise<number> {
 describe('inline decision by measured run time', () => {
   it('a tiny version moves inline after its probe runs; a heavy one stays on its worker', async () => {
     // 1 ms: far above a tiny run on any machine, far below a 64-row 1024-wide layer.
-    const pool = new InferencePool({ threads: 2, inline: { probeRuns: 4, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
+    const pool = new InferencePool({ threads: 2, inline: { warmupRuns: 0, probeRuns: 4, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
     try {
       const tiny = (await pool.create(tinyFile)) as PooledSession;
       const heavy = (await pool.create(heavyFile)) as PooledSession;
@@ -48,7 +48,7 @@ describe('inline decision by measured run time', () => {
   });
 
   it('does not move a version before its probe runs are done', async () => {
-    const pool = new InferencePool({ threads: 1, inline: { probeRuns: 50, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory() });
+    const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 50, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory() });
     try {
       const tiny = (await pool.create(tinyFile)) as PooledSession;
       for (let i = 0; i < 10; i++) await runTiny(tiny, i);
@@ -59,14 +59,17 @@ describe('inline decision by measured run time', () => {
     }
   });
 
-  it('an inline version whose run is slow goes back to its worker for good, answering right throughout', async () => {
-    // Everything is promoted (huge threshold); an inline run over 1 ms demotes it.
-    const pool = new InferencePool({ threads: 1, inline: { probeRuns: 2, belowUs: 1e9, demoteAboveUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
+  it('an inline version whose run on a larger input than probed is slow goes back to its worker for good', async () => {
+    // Everything is promoted (huge threshold), probed on 1-row inputs; a 64-row run over 1 ms demotes it.
+    const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 2, belowUs: 1e9, demoteAboveUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
     try {
       const heavy = (await pool.create(heavyFile)) as PooledSession;
-      await heavy.run(heavyInput(64), ['y']);
-      await heavy.run(heavyInput(64), ['y']);
+      await heavy.run(heavyInput(1), ['y']);
+      await heavy.run(heavyInput(1), ['y']);
       await vi.waitFor(() => expect(heavy.placement).toBe('inline'), { timeout: 5_000 });
+      // The probed size stays inline whatever one run's wall time.
+      await heavy.run(heavyInput(1), ['y']);
+      expect(heavy.placement).toBe('inline');
       const out = await heavy.run(heavyInput(64), ['y']);
       expect((out.y?.data as Float32Array)[0]).toBeCloseTo(1.024, 3);
       expect(heavy.placement).toBe('worker');

@@ -1,0 +1,62 @@
+// npm run bench:profile — the gateway's main thread under autocannon, from `node --cpu-prof`:
+// CPU µs per request in total and by function (self time), to find per-request work.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cannon } from './load.js';
+import { buildBenchModels } from './models.js';
+import { ROOT, startServer } from './spawn.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-profile-'));
+const models = buildBenchModels(dir, path.resolve(ROOT, '..', 'shared', 'models'));
+const registry = path.join(dir, 'registry.yaml');
+writeFileSync(registry, `models:\n  tiny:\n    versions: { "1": { uri: ${models.tiny}, weight: 1 } }\n`);
+const profDir = path.join(dir, 'prof');
+const gw = await startServer('gateway', 'dist/server.js', {
+  env: { MODEL_REGISTRY: registry, MODEL_ROOTS: dir, PROCESSES: '1' },
+  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  readyPath: '/v2/health/ready',
+  logFile: path.join(dir, 'gateway.log'),
+});
+const shot = { path: '/predict', body: JSON.stringify({ model: 'tiny', inputs: { x: [[0.1, 0.2, 0.3, 0.4]] } }) };
+const warm = await cannon(gw.url, shot, CONNECTIONS, 2); // warm-up: JIT, inline decision
+const r = await cannon(gw.url, shot, CONNECTIONS, SECONDS);
+await gw.stop();
+
+const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+if (!file) throw new Error('no profile written');
+const prof = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as Profile;
+const byNode = new Map(prof.nodes.map((n) => [n.id, n]));
+const self = new Map<string, number>();
+let busy = 0;
+prof.samples.forEach((id, i) => {
+  const node = byNode.get(id);
+  const dt = prof.timeDeltas[i] ?? 0;
+  const f = node?.callFrame;
+  const name = f ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|src)\//, '')}:${f.lineNumber + 1}` : '?';
+  if (f?.functionName !== '(idle)') busy += dt;
+  self.set(name, (self.get(name) ?? 0) + dt);
+});
+// The profile covers warm-up and the run; requests of both count.
+const requests = warm.rps * 2 + r.rps * SECONDS;
+console.log(`${r.rps.toFixed(0)} req/s at ${CONNECTIONS} connections; profile ${file}`);
+console.log(`main thread busy ${(busy / 1000).toFixed(0)} ms over ${requests.toFixed(0)} requests: ${(busy / requests).toFixed(1)} µs per request (idle excluded)`);
+console.log(`top self time, µs per request:`);
+for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log(`  ${(us / requests).toFixed(2).padStart(7)}  ${name}`);
+}
+console.log(`profile kept in ${profDir}`);
+for (const line of readFileSync(path.join(dir, 'gateway.log'), 'utf8').split('\n')) if (line.includes('inference_placement')) console.log(line);
