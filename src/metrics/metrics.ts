@@ -12,6 +12,12 @@ const LOAD_RESULTS = ['success', 'failure'] as const;
 /** The guard's rollback reasons (rollout/traffic.ts RollbackReason). */
 const ROLLBACK_REASONS = ['error_rate', 'p99_latency'] as const;
 
+/** One version's per-request series, resolved once (prom-client hashes the labels on every call otherwise). */
+export interface VersionSeries {
+  readonly requests: Readonly<Record<InferenceOutcome, { inc(): void }>>;
+  readonly duration: { observe(seconds: number): void };
+}
+
 export interface MetricsOptions {
   /** Collect prom-client's default process and Node.js metrics (on by default). */
   readonly defaultMetrics?: boolean;
@@ -36,6 +42,7 @@ export class GatewayMetrics {
   readonly registryInfo: Gauge<'revision'>;
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private fallbackSeries: ReadonlySet<string> = new Set();
+  private readonly seriesCache = new Map<string, VersionSeries>();
 
   constructor(options: MetricsOptions = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -105,9 +112,23 @@ export class GatewayMetrics {
     this.fallbackSeries = keepFallback;
   }
 
+  /** The request counter and duration children of one version, cached until its series are dropped. */
+  versionSeries(model: string, version: string): VersionSeries {
+    const key = `${model}\u0000${version}`;
+    let series = this.seriesCache.get(key);
+    if (!series) {
+      const requests = {} as Record<InferenceOutcome, { inc(): void }>;
+      for (const outcome of INFERENCE_OUTCOMES) requests[outcome] = this.inferenceRequests.labels({ model, version, outcome });
+      series = { requests, duration: this.inferenceDuration.labels({ model, version }) };
+      this.seriesCache.set(key, series);
+    }
+    return series;
+  }
+
   private dropStale(keep: ReadonlyMap<string, { model: string; version: string }>): void {
     for (const [key, labels] of this.known) {
       if (keep.has(key)) continue;
+      this.seriesCache.delete(key); // its children are removed below: never write to them again
       for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.remove({ ...labels, outcome });
       for (const result of LOAD_RESULTS) this.loads.remove({ ...labels, result });
       for (const outcome of SHADOW_OUTCOMES) this.shadowRequests.remove({ ...labels, outcome });

@@ -122,7 +122,6 @@ export class GatewayService {
   }
 
   private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest): Promise<InferResult> {
-    const labels = { model: model.name, version: version.name };
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
     try {
@@ -133,8 +132,9 @@ export class GatewayService {
       throw err;
     } finally {
       const seconds = (performance.now() - started) / 1000;
-      this.deps.metrics.inferenceRequests.inc({ ...labels, outcome });
-      this.deps.metrics.inferenceDuration.observe(labels, seconds);
+      const series = this.deps.metrics.versionSeries(model.name, version.name);
+      series.requests[outcome].inc();
+      series.duration.observe(seconds);
       this.deps.onOutcome?.(model, version, outcome, seconds);
     }
   }
