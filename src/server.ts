@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { pino } from 'pino';
+import { isClusterPrimary, joinCluster, runPrimary } from './cluster.js';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
 import { RegistryValidationError } from './registry/parse.js';
@@ -24,6 +25,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = pino({ level: settings.logLevel, base: { service: 'model-gateway' } });
+  if (isClusterPrimary(settings.processes)) {
+    runPrimary({ processes: settings.processes, graceSeconds: settings.shutdownGraceSeconds, log });
+    return;
+  }
 
   let gateway;
   try {
@@ -36,6 +41,8 @@ async function main(): Promise<void> {
       modelRoots: settings.modelRoots,
       storageEmulatorHost: settings.storageEmulatorHost,
       maxBodyBytes: settings.maxBodyBytes,
+      inferenceThreads: settings.inferenceThreads,
+      inferenceHangTimeoutMs: settings.inferenceHangSeconds * 1000,
       log,
       serverVersion: packageVersion(),
     });
@@ -44,6 +51,9 @@ async function main(): Promise<void> {
     else log.fatal({ err: err instanceof Error ? err.message : String(err) }, `cannot load registry ${settings.remoteModelPath ?? settings.registry}`);
     process.exit(1);
   }
+
+  const clusterMetrics = joinCluster(gateway.metrics.registry);
+  if (clusterMetrics) gateway.metrics.serveTextFrom(clusterMetrics);
 
   const server = http.createServer(gateway.app.callback());
   // Above the 256 concurrent requests per version the contract promises.
