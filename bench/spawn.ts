@@ -25,13 +25,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitUntil(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitUntil(url: string, child: ChildProcess, timeoutMs: number, requireOk: boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
     try {
       const res = await fetch(url);
-      if (res.ok) return;
+      // Without a ready path, any answer means listening (the naive server fails a bare GET).
+      if (res.ok || !requireOk) return;
     } catch {
       // not listening yet
     }
@@ -65,7 +66,7 @@ export async function startServer(name: string, entry: string, options: StartOpt
   child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(`${url}${options.readyPath ?? '/'}`, child, 60_000);
+    await waitUntil(`${url}${options.readyPath ?? '/'}`, child, 60_000, options.readyPath !== undefined);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${name}: ${(err as Error).message}\n${stderr.slice(-2000)}`);
