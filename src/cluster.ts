@@ -49,7 +49,18 @@ export function runPrimary(options: { processes: number; graceSeconds: number; l
       (err: unknown) => worker.send({ type: METRICS_REPLY, id: message.id, error: String(err) } satisfies MetricsReply),
     );
   });
+  const listened = new Set<number>();
+  cluster.on('listening', (worker) => listened.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
+    if (!stopping && !listened.has(worker.id)) {
+      // It never got to serve (an invalid registry or environment): starting another would fail
+      // the same way, forever. Stop the rest and exit as it did.
+      stopping = true;
+      log.error({ event: 'process_failed_to_start', pid: worker.process.pid, code, signal }, 'a gateway process failed to start; stopping');
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+      process.exit(code || 1);
+    }
+    listened.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         log.info({}, 'all gateway processes stopped');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from './support/harness.js';
 import { doubler } from './support/models.js';
-import { startServerProcess, type ServerProcess } from './support/process.js';
+import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
 
 const temp = makeTempDir();
 let server: ServerProcess;
@@ -54,5 +54,18 @@ describe('cluster mode (PROCESSES=2)', () => {
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('all gateway processes stopped');
     expect([...server.output().matchAll(/"msg":"stopped"/g)].length).toBe(2);
+  });
+});
+
+describe('cluster mode start-up failure', () => {
+  it('exits 1 once, without starting processes forever, when the registry is invalid', async () => {
+    const bad = writeFile(temp.dir, 'bad.yaml', 'models:\n  m:\n    versions:\n      "1": { uri: ./m.onnx, weight: -1 }\n');
+    const { code, output } = await runToExit(process.execPath, [path.join(REPO_ROOT, 'dist', 'server.js')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PORT: '0', PROCESSES: '2', MODEL_REGISTRY: bad, MODEL_CACHE_DIR: path.join(temp.dir, 'cache') },
+    });
+    expect(code).toBe(1);
+    expect(output).toContain('must be >= 0');
+    expect(output).toContain('a gateway process failed to start; stopping');
   });
 });

@@ -63,7 +63,10 @@ export function parseSettings(env: Env): Settings {
   }
 
   const cores = os.availableParallelism();
-  const processes = value('PROCESSES') === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
+  // One process per core by default: the benchmark (docs/benchmarks.md) shows one Node process
+  // cannot match a hand-written inline server on small JSON models, and two on two cores can.
+  const processesRaw = value('PROCESSES') ?? 'auto';
+  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),
