@@ -1,14 +1,16 @@
-// npm run bench:profile — the gateway's main thread under autocannon, from `node --cpu-prof`:
+// npm run bench:profile — a server's main thread under autocannon, from `node --cpu-prof`:
 // CPU µs per request in total and by function (self time), to find per-request work.
+// PROFILE_TARGET=gateway|naive, PROFILE_MODEL=tiny|heavy (8 rows into the 1024-wide MLP).
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { floats, nestRows, predict } from './bodies.js';
 import { cannon } from './load.js';
 import { buildBenchModels } from './models.js';
 import { ROOT, startServer } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (process.env.PROFILE_MODEL === 'heavy' ? 16 : 50));
 
 interface ProfileNode {
   id: number;
@@ -22,21 +24,29 @@ interface Profile {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-profile-'));
 const models = buildBenchModels(dir, path.resolve(ROOT, '..', 'shared', 'models'));
+const heavy = process.env.PROFILE_MODEL === 'heavy';
+const model = heavy ? models.heavy : models.tiny;
 const registry = path.join(dir, 'registry.yaml');
-writeFileSync(registry, `models:\n  tiny:\n    versions: { "1": { uri: ${models.tiny}, weight: 1 } }\n`);
+writeFileSync(registry, `models:\n  m:\n    versions: { "1": { uri: ${model}, weight: 1 } }\n`);
 const profDir = path.join(dir, 'prof');
-const gw = await startServer('gateway', 'dist/server.js', {
-  env: { MODEL_REGISTRY: registry, MODEL_ROOTS: dir, PROCESSES: '1' },
-  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
-  readyPath: '/v2/health/ready',
-  logFile: path.join(dir, 'gateway.log'),
-});
-const shot = { path: '/predict', body: JSON.stringify({ model: 'tiny', inputs: { x: [[0.1, 0.2, 0.3, 0.4]] } }) };
+const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+writeFileSync(path.join(dir, 'gateway.log'), '');
+const gw =
+  process.env.PROFILE_TARGET === 'naive'
+    ? await startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model }, nodeArgs })
+    : await startServer('gateway', 'dist/server.js', {
+        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: dir, PROCESSES: '1' },
+        nodeArgs,
+        readyPath: '/v2/health/ready',
+        logFile: path.join(dir, 'gateway.log'),
+      });
+const shot = predict('m', 'x', heavy ? nestRows(floats(8 * 1024), 8) : [[0.1, 0.2, 0.3, 0.4]]);
 const warm = await cannon(gw.url, shot, CONNECTIONS, 2); // warm-up: JIT, inline decision
 const r = await cannon(gw.url, shot, CONNECTIONS, SECONDS);
 await gw.stop();
 
-const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+// CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the main thread is thread 0.
+const file = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
 if (!file) throw new Error('no profile written');
 const prof = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as Profile;
 const byNode = new Map(prof.nodes.map((n) => [n.id, n]));

@@ -146,11 +146,12 @@ if (models.mnist) {
   checks.push({ name: '150k-float input: binary / JSON req/s', value: b, bound: 5, higherIsBetter: true, unit: '×', ...(binaryOk ? {} : { detail: `a binary request answered ${res.status}: the binary extension is not merged` }) });
 }
 
-// 5. Light-model latency while a heavy model (1024-wide, 5 layers) is saturated by 16 connections.
-{
-  log('isolation');
+// 5. Light-model latency while a heavy model (1024-wide, 5 layers) is saturated by 16 connections:
+// in one process (the target: isolation inside a gateway), and with the default PROCESSES.
+for (const processes of ['1', 'auto']) {
+  log(`isolation, PROCESSES=${processes}`);
   const reg = registry('iso', `models:\n  light:\n    versions: { "1": { uri: ${models.tiny}, weight: 1 } }\n  heavy:\n    versions: { "1": { uri: ${models.heavy}, weight: 1 } }\n`);
-  const gw = await gateway('gateway', reg, { PROCESSES: '1' }).start();
+  const gw = await gateway('gateway', reg, { PROCESSES: processes }).start();
   const light = predict('light', 'x', [[0.1, 0.2, 0.3, 0.4]]);
   const heavy = predict('heavy', 'x', nestRows(floats(8 * 1024), 8));
   await cannon(gw.url, light, 8, 2);
@@ -159,10 +160,11 @@ if (models.mnist) {
   const [busy, load] = await Promise.all([probe(gw.url, light, SECONDS), cannon(gw.url, heavy, 16, SECONDS)]);
   await gw.stop();
   const us = (v: number) => `${(v / 1000).toFixed(2)} ms`;
-  rows.push({ scenario: 'isolation: heavy 1024-wide MLP', server: 'gateway, 1 process', connections: 16, result: load, note: 'the heavy load itself' });
-  rows.push({ scenario: 'isolation: light probe, heavy idle', server: 'gateway, 1 process', connections: 1, result: undefined, note: `p50 ${us(idle.p50)}, p99 ${us(idle.p99)} (${idle.count} requests, ${idle.errors} errors)` });
-  rows.push({ scenario: 'isolation: light probe, heavy saturated', server: 'gateway, 1 process', connections: 1, result: undefined, note: `p50 ${us(busy.p50)}, p99 ${us(busy.p99)} (${busy.count} requests, ${busy.errors} errors)` });
-  checks.push({ name: 'light p99 with heavy saturated / heavy idle', value: busy.p99 / idle.p99, bound: 3, higherIsBetter: false, unit: '×' });
+  const server = `gateway, PROCESSES=${processes}`;
+  rows.push({ scenario: 'isolation: heavy 1024-wide MLP', server, connections: 16, result: load, note: 'the heavy load itself' });
+  rows.push({ scenario: 'isolation: light probe, heavy idle', server, connections: 1, result: undefined, note: `p50 ${us(idle.p50)}, p99 ${us(idle.p99)} (${idle.count} requests, ${idle.errors} errors)` });
+  rows.push({ scenario: 'isolation: light probe, heavy saturated', server, connections: 1, result: undefined, note: `p50 ${us(busy.p50)}, p99 ${us(busy.p99)} (${busy.count} requests, ${busy.errors} errors)` });
+  checks.push({ name: `light p99 with heavy saturated / heavy idle, PROCESSES=${processes}`, value: busy.p99 / idle.p99, bound: 3, higherIsBetter: false, unit: '×' });
 }
 
 // 6. 50 concurrent first requests to a cold version: one load (per process).

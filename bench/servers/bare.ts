@@ -7,3 +7,4 @@ app.use((ctx) => {
 });
 const server = app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
 server.keepAliveTimeout = 65_000;
+process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile
