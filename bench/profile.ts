@@ -68,5 +68,27 @@ console.log(`top self time, µs per request:`);
 for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`  ${(us / requests).toFixed(2).padStart(7)}  ${name}`);
 }
+console.log('by part, µs per request:');
+const parts = new Map<string, number>();
+prof.samples.forEach((id, i) => {
+  const f = byNode.get(id)?.callFrame;
+  if (!f || f.functionName === '(idle)') return;
+  const part = partOf(f.url, f.functionName);
+  parts.set(part, (parts.get(part) ?? 0) + (prof.timeDeltas[i] ?? 0));
+});
+for (const [part, us] of [...parts.entries()].sort((a, b) => b[1] - a[1])) console.log(`  ${(us / requests).toFixed(1).padStart(7)}  ${part}`);
 console.log(`profile kept in ${profDir}`);
 for (const line of readFileSync(path.join(dir, 'gateway.log'), 'utf8').split('\n')) if (line.includes('inference_placement')) console.log(line);
+
+function partOf(url: string, fn: string): string {
+  if (url.includes('onnxruntime')) return 'onnxruntime (run + its JS wrapper)';
+  if (/node_modules\/(koa|@koa|delegates|koa-compose|on-finished|statuses|mime-types|content-type|type-is|accepts|vary|encodeurl|escape-html|koa-bodyparser|co-body|raw-body|@hapi|inflation|destroy)/.test(url)) return 'koa, router, body reading';
+  if (url.includes('pino') || url.includes('sonic-boom')) return 'pino (logging)';
+  if (url.includes('prom-client')) return 'prom-client (metrics)';
+  if (url.includes('zod')) return 'zod (request schema)';
+  if (/\/(dist|src)\//.test(url) || url.includes('bench/servers')) return 'own code (gateway, or the naive handler)';
+  if (url.startsWith('node:')) return 'node internals (http, streams, events)';
+  if (['writev', 'writeString', 'writeUtf8String', 'writeBuffer'].includes(fn)) return 'socket and stdout writes (native)';
+  if (fn === '(garbage collector)') return 'garbage collector';
+  return 'other (program, microtasks, native)';
+}
