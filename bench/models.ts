@@ -1,6 +1,7 @@
 // The benchmark's models, built in-process (no downloads): MLPs of the sizes the issue names,
 // a cheap model with a shufflenet-sized input, and a 16 MiB layer for cache cycling.
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { buildModel, type InitializerSpec, type NodeSpec } from '../tools/onnx-builder.js';
 
@@ -58,7 +59,11 @@ export interface BenchModels {
   readonly mnist: string | undefined;
 }
 
+/** Built once per machine and reused: a 16 MiB model takes seconds and a large heap to build. */
+export const MODELS_DIR = path.join(os.tmpdir(), 'model-gateway-bench-models-v1');
+
 export function buildBenchModels(dir: string, sharedModels: string): BenchModels {
+  mkdirSync(dir, { recursive: true });
   const file = (name: string, bytes: () => Uint8Array): string => {
     const p = path.join(dir, name);
     if (!existsSync(p)) writeFileSync(p, bytes());
@@ -77,7 +82,7 @@ export function buildBenchModels(dir: string, sharedModels: string): BenchModels
     heavy: file('heavy.onnx', () => mlp([1024, 1024, 1024, 1024, 1024, 10])),
     big: file('big.onnx', bigInput),
     cycle,
-    cycleBytes: mlp([2048, 2048]).byteLength,
+    cycleBytes: statSync(layer).size,
     mnist: existsSync(mnist) ? mnist : undefined,
   };
 }

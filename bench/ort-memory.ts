@@ -1,16 +1,15 @@
 // npx tsx bench/ort-memory.ts [--no-prepack] [--no-arena] — what onnxruntime itself holds, with no
 // gateway around it: 20 loads of a 16 MiB model, 5 kept at a time (as the cache-cycling scenario
 // does), RSS after every 4 loads. Run with MALLOC_ARENA_MAX=2 to see glibc's share.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildBenchModels } from './models.js';
+import { buildBenchModels, MODELS_DIR } from './models.js';
 import { ROOT } from './spawn.js';
 
 const noPrepack = process.argv.includes('--no-prepack');
 const noArena = process.argv.includes('--no-arena');
-const models = buildBenchModels(mkdtempSync(path.join(os.tmpdir(), 'mg-mem-')), path.resolve(ROOT, '..', 'shared', 'models'));
+// Run once before measuring if the models are not built yet: building them grows the heap.
+const models = buildBenchModels(MODELS_DIR, path.resolve(ROOT, '..', 'shared', 'models'));
 const mib = () => `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`;
 const x = new ort.Tensor('float32', new Float32Array(2048).fill(0.5), [1, 2048]);
 const live: ort.InferenceSession[] = [];

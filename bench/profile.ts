@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { floats, nestRows, predict } from './bodies.js';
 import { cannon } from './load.js';
-import { buildBenchModels } from './models.js';
+import { buildBenchModels, MODELS_DIR } from './models.js';
 import { ROOT, startServer } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -23,7 +23,7 @@ interface Profile {
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-profile-'));
-const models = buildBenchModels(dir, path.resolve(ROOT, '..', 'shared', 'models'));
+const models = buildBenchModels(MODELS_DIR, path.resolve(ROOT, '..', 'shared', 'models'));
 const heavy = process.env.PROFILE_MODEL === 'heavy';
 const model = heavy ? models.heavy : models.tiny;
 const registry = path.join(dir, 'registry.yaml');
@@ -35,7 +35,7 @@ const gw =
   process.env.PROFILE_TARGET === 'naive'
     ? await startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model }, nodeArgs })
     : await startServer('gateway', 'dist/server.js', {
-        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: dir, PROCESSES: '1' },
+        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, PROCESSES: '1' },
         nodeArgs,
         readyPath: '/v2/health/ready',
         logFile: path.join(dir, 'gateway.log'),

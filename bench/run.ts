@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
 import { cannon, probe, type LoadResult, type Shot } from './load.js';
-import { buildBenchModels } from './models.js';
+import { buildBenchModels, MODELS_DIR } from './models.js';
 import { mean, table, targets, type Row, type Target } from './report.js';
 import { ROOT, startServer, type Server } from './spawn.js';
 
@@ -20,7 +20,7 @@ const started = Date.now();
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-'));
 const SHARED = path.resolve(ROOT, '..', 'shared', 'models');
-const models = buildBenchModels(dir, SHARED);
+const models = buildBenchModels(MODELS_DIR, SHARED);
 const rows: Row[] = [];
 const checks: Target[] = [];
 const notes: string[] = [];
@@ -41,7 +41,7 @@ interface Contender {
 const bare: Contender = { label: 'bare Koa hello', kind: 'bare', start: () => startServer('bare', 'bench/servers/bare.ts') };
 const naive = (model: string): Contender => ({ label: 'naive inline', kind: 'naive', start: () => startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model } }) });
 function gateway(label: string, reg: string, env: Record<string, string> = {}): Contender {
-  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${SHARED}`, ...env }, readyPath: '/v2/health/ready' }) };
+  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...env }, readyPath: '/v2/health/ready' }) };
 }
 
 /** Each contender in its own process; rounds alternate the order; results averaged per contender. */
