@@ -35,7 +35,7 @@ const gw =
   process.env.PROFILE_TARGET === 'naive'
     ? await startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model }, nodeArgs })
     : await startServer('gateway', 'dist/server.js', {
-        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, PROCESSES: '1' },
+        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, PROCESSES: '1', ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}) },
         nodeArgs,
         readyPath: '/v2/health/ready',
         logFile: path.join(dir, 'gateway.log'),

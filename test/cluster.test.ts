@@ -1,5 +1,6 @@
 // PROCESSES=2: two gateway processes share one port; a scrape of either sees the sum over both;
-// SIGTERM drains both and the primary exits 0.
+// a process that dies is replaced; SIGTERM drains both and the primary exits 0.
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from './support/harness.js';
@@ -49,10 +50,28 @@ describe('cluster mode (PROCESSES=2)', () => {
     }
   });
 
+  it('replaces a process that dies, and keeps serving', async () => {
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(server.child.pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((pid) => pid > 0);
+    expect(children).toHaveLength(2);
+    process.kill(children[0] as number, 'SIGKILL');
+    for (let i = 0; i < 100 && [...server.output().matchAll(/"msg":"listening"/g)].length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(server.output()).toContain('gateway process died; starting another');
+    expect([...server.output().matchAll(/"msg":"listening"/g)].length).toBe(3);
+    const after = execFileSync('ps', ['-o', 'pid=', '--ppid', String(server.child.pid)], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
+    expect(after).toHaveLength(2);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        fetch(`${server.url}/predict`, { method: 'POST', headers: { connection: 'close' }, body: JSON.stringify({ model: 'm', inputs: { x: [[i]] } }) }).then((r) => r.status),
+      ),
+    );
+    expect(answers).toEqual(Array(10).fill(200));
+  });
+
   it('stops on SIGTERM: the primary forwards it, both processes drain, exit code 0', async () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('all gateway processes stopped');
+    // The two processes running at the time (one replaced the process killed above).
     expect([...server.output().matchAll(/"msg":"stopped"/g)].length).toBe(2);
   });
 });
