@@ -1,8 +1,10 @@
 // PROCESSES=2: two gateway processes share one port; a scrape of either sees the sum over both;
 // a process that dies is replaced; SIGTERM drains both and the primary exits 0.
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSettings } from '../src/config/settings.js';
 import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from './support/harness.js';
 import { doubler } from './support/models.js';
 import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
@@ -86,5 +88,25 @@ describe('cluster mode start-up failure', () => {
     expect(code).toBe(1);
     expect(output).toContain('must be >= 0');
     expect(output).toContain('a gateway process failed to start; stopping');
+  });
+});
+
+describe('PROCESSES and INFERENCE_THREADS settings', () => {
+  const cores = os.availableParallelism();
+  it('defaults to one process per core, sharing the cores among their inference threads', () => {
+    const s = parseSettings({});
+    expect(s.processes).toBe(cores);
+    expect(s.inferenceThreads).toBe(1); // cores ÷ processes
+    expect(s.inferenceHangSeconds).toBe(60);
+  });
+  it('takes explicit values, 0 threads meaning inference on the event loop', () => {
+    const s = parseSettings({ PROCESSES: '1', INFERENCE_THREADS: '0', INFERENCE_HANG_SECONDS: '2.5' });
+    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, 0, 2.5]);
+    expect(parseSettings({ PROCESSES: '1' }).inferenceThreads).toBe(cores);
+  });
+  it('refuses nonsense naming the variable', () => {
+    expect(() => parseSettings({ PROCESSES: '0', INFERENCE_THREADS: '-1', INFERENCE_HANG_SECONDS: '0' })).toThrow(
+      /PROCESSES=0: must be an integer from 1 to 256, or auto[\s\S]*INFERENCE_THREADS=-1[\s\S]*INFERENCE_HANG_SECONDS=0/,
+    );
   });
 });
