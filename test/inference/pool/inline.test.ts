@@ -1,22 +1,13 @@
 // Where a version runs is decided by its measured run time: tiny ones move onto the event loop
 // (a thread round trip costs more than their run), others stay on their worker, and an inline
 // version whose run turns out slow goes back to its worker.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InferencePool } from '../../../src/inference/pool/pool.js';
 import type { PooledSession } from '../../../src/inference/pool/pooled-session.js';
 import { createOrtSessionFactory } from '../../../src/inference/session.js';
-import { linearModel } from '../../../tools/onnx-builder.js';
-import { makeTempDir, writeFile } from '../../support/harness.js';
-import { heavyInput, heavyModel } from './heavy-model.js';
+import { heavyInput, modelFiles } from './heavy-model.js';
 
-const temp = makeTempDir();
-let heavyFile = '';
-let tinyFile = '';
-beforeAll(() => {
-  heavyFile = writeFile(temp.dir, 'heavy.onnx', heavyModel());
-  tinyFile = writeFile(temp.dir, 'tiny.onnx', linearModel([[2]], [1]));
-});
-afterAll(() => temp.cleanup());
+const files = modelFiles(1);
 
 const tinyInput = (x: number) => ({ x: { type: 'float32' as const, dims: [1, 1], data: new Float32Array([x]) } });
 
@@ -30,8 +21,8 @@ describe('inline decision by measured run time', () => {
     // 1 ms: far above a tiny run on any machine, far below a 64-row 1024-wide layer.
     const pool = new InferencePool({ threads: 2, inline: { warmupRuns: 0, probeRuns: 4, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
     try {
-      const tiny = (await pool.create(tinyFile)) as PooledSession;
-      const heavy = (await pool.create(heavyFile)) as PooledSession;
+      const tiny = (await pool.create(files.light)) as PooledSession;
+      const heavy = (await pool.create(files.heavy)) as PooledSession;
       for (let i = 0; i < 4; i++) {
         expect(await runTiny(tiny, i)).toBe(2 * i + 1);
         await heavy.run(heavyInput(64), ['y']);
@@ -50,7 +41,7 @@ describe('inline decision by measured run time', () => {
   it('does not move a version before its probe runs are done', async () => {
     const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 50, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory() });
     try {
-      const tiny = (await pool.create(tinyFile)) as PooledSession;
+      const tiny = (await pool.create(files.light)) as PooledSession;
       for (let i = 0; i < 10; i++) await runTiny(tiny, i);
       await new Promise((r) => setTimeout(r, 100));
       expect(tiny.placement).toBe('worker');
@@ -63,7 +54,7 @@ describe('inline decision by measured run time', () => {
     // Everything is promoted (huge threshold), probed on 1-row inputs; a 64-row run over 1 ms demotes it.
     const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 2, belowUs: 1e9, demoteAboveUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
     try {
-      const heavy = (await pool.create(heavyFile)) as PooledSession;
+      const heavy = (await pool.create(files.heavy)) as PooledSession;
       await heavy.run(heavyInput(1), ['y']);
       await heavy.run(heavyInput(1), ['y']);
       await vi.waitFor(() => expect(heavy.placement).toBe('inline'), { timeout: 5_000 });

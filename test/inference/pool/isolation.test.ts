@@ -1,21 +1,12 @@
 // A heavy version saturating the pool does not hold up a light one: versions are pinned to
 // different threads when there are several, and each version's queue hands its thread only a
 // few runs at a time when they share one.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InferencePool } from '../../../src/inference/pool/pool.js';
 import { createOrtSessionFactory, type ModelSession } from '../../../src/inference/session.js';
-import { linearModel } from '../../../tools/onnx-builder.js';
-import { makeTempDir, writeFile } from '../../support/harness.js';
-import { heavyInput, heavyModel, WIDTH } from './heavy-model.js';
+import { heavyInput, modelFiles, WIDTH } from './heavy-model.js';
 
-const temp = makeTempDir();
-let heavyFile = '';
-let lightFile = '';
-beforeAll(() => {
-  heavyFile = writeFile(temp.dir, 'heavy.onnx', heavyModel());
-  lightFile = writeFile(temp.dir, 'light.onnx', linearModel([[2]], [0]));
-});
-afterAll(() => temp.cleanup());
+const files = modelFiles(0);
 
 const light = () => ({ x: { type: 'float32' as const, dims: [1, 1], data: new Float32Array([21]) } });
 
@@ -39,8 +30,8 @@ describe('per-version isolation in the inference pool', () => {
   it('with two threads, a light version answers while a heavy one is saturated on the other', async () => {
     const pool = new InferencePool({ threads: 2, inline: { enabled: false }, inlineFactory: createOrtSessionFactory() });
     try {
-      const heavy = await pool.create(heavyFile);
-      const lightSession = await pool.create(lightFile);
+      const heavy = await pool.create(files.heavy);
+      const lightSession = await pool.create(files.light);
       await heavy.run(heavyInput(1), ['y']);
       await lightSession.run(light(), ['y']);
       const { order, lightMs, heavyMs } = await race(heavy, lightSession, 8);
@@ -56,8 +47,8 @@ describe('per-version isolation in the inference pool', () => {
   it('on one shared thread, a light version waits behind at most maxInFlight heavy runs, not the whole backlog', async () => {
     const pool = new InferencePool({ threads: 1, maxInFlightPerVersion: 2, inline: { enabled: false }, inlineFactory: createOrtSessionFactory() });
     try {
-      const heavy = await pool.create(heavyFile);
-      const lightSession = await pool.create(lightFile);
+      const heavy = await pool.create(files.heavy);
+      const lightSession = await pool.create(files.light);
       await heavy.run(heavyInput(1), ['y']);
       const { order } = await race(heavy, lightSession, 10);
       // One FIFO would finish it 11th; its own queue lets it in after the 2 heavy runs already handed over.
@@ -71,7 +62,7 @@ describe('per-version isolation in the inference pool', () => {
   it('the heavy model really is heavy enough for these timings to mean something', async () => {
     const pool = new InferencePool({ threads: 1, inline: { enabled: false }, inlineFactory: createOrtSessionFactory() });
     try {
-      const heavy = await pool.create(heavyFile);
+      const heavy = await pool.create(files.heavy);
       const t = performance.now();
       const out = await heavy.run(heavyInput(64), ['y']);
       expect(out.y?.dims).toEqual([64, WIDTH]);
