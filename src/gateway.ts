@@ -7,6 +7,7 @@ import { ConsoleFeed } from './console/feed.js';
 import { createApp, type Lifecycle } from './http/app.js';
 import type { HttpLogger } from './http/middleware.js';
 import { Batchers } from './inference/batcher.js';
+import { InferencePool } from './inference/pool/pool.js';
 import { createOrtSessionFactory, type SessionFactory } from './inference/session.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { Admission, type AdmissionLimits } from './service/admission.js';
@@ -49,6 +50,10 @@ export interface GatewayOptions {
   /** Which requests are copied to shadow versions; uniform in [0, 1). */
   readonly shadowRandom?: () => number;
   readonly sessionFactory?: SessionFactory;
+  /** INFERENCE_THREADS: worker threads running the models; 0 = run on the event loop. Default: cores. */
+  readonly inferenceThreads?: number;
+  /** A worker whose run takes longer than this is replaced and its requests fail (500). Default 60 s. */
+  readonly inferenceHangTimeoutMs?: number;
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
@@ -100,10 +105,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.registryReloads.inc({ result: 'success' });
   metrics.syncRevision(initial.revision, traffic.weightByName);
 
+  const ownFactory = options.sessionFactory ? undefined : sessionFactoryFor(options);
   const cache = new ModelCache({
     limits: initial.revision.cache,
     store,
-    factory: options.sessionFactory ?? createOrtSessionFactory(),
+    factory: options.sessionFactory ?? (ownFactory as SessionFactory),
     metrics,
     log: options.log,
     ...(options.loadRetryBaseMs === undefined ? {} : { retryBaseMs: options.loadRetryBaseMs }),
@@ -197,6 +203,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await controller.settled();
       await shadow.idle();
       await cache.close();
+      await ownFactory?.close?.();
     },
   };
+}
+
+/** Models run in a pool of worker threads, unless INFERENCE_THREADS is 0 (on the event loop). */
+function sessionFactoryFor(options: GatewayOptions): SessionFactory {
+  if (options.inferenceThreads === 0) return createOrtSessionFactory();
+  return new InferencePool({
+    ...(options.inferenceThreads === undefined ? {} : { threads: options.inferenceThreads }),
+    ...(options.inferenceHangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.inferenceHangTimeoutMs }),
+    // Tiny versions measured faster than a thread round trip run inline, single-threaded.
+    inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }),
+    onWorkerLost: (index, reason) => options.log.warn({ event: 'inference_worker_lost', worker: index, reason }, 'inference worker replaced'),
+    onPlacementChange: (file, where, us) => options.log.info({ event: 'inference_placement', file, where, us: Math.round(us) }, `model runs ${where === 'inline' ? 'on the event loop' : 'on its worker thread'}`),
+  });
 }

@@ -1,6 +1,7 @@
 // Entry point: the only module that reads the environment, listens, and handles signals.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { isClusterPrimary, joinCluster, runPrimary } from './cluster.js';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging/logger.js';
@@ -26,6 +27,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = createLogger(settings);
+  if (isClusterPrimary(settings.processes)) {
+    runPrimary({ processes: settings.processes, graceSeconds: settings.shutdownGraceSeconds, log });
+    return;
+  }
 
   let gateway;
   try {
@@ -45,6 +50,8 @@ async function main(): Promise<void> {
         totalQueue: settings.limits.queue,
         timeoutMs: settings.requestTimeoutSeconds * 1000,
       },
+      inferenceThreads: settings.inferenceThreads,
+      inferenceHangTimeoutMs: settings.inferenceHangSeconds * 1000,
       log,
       serverVersion: packageVersion(),
     });
@@ -53,6 +60,9 @@ async function main(): Promise<void> {
     else log.fatal({ err: err instanceof Error ? err.message : String(err) }, `cannot load registry ${settings.remoteModelPath ?? settings.registry}`);
     process.exit(1);
   }
+
+  const clusterMetrics = joinCluster(gateway.metrics.registry);
+  if (clusterMetrics) gateway.metrics.serveTextFrom(clusterMetrics);
 
   // --- gRPC endpoint (issue 7): up before HTTP says "listening"; drained in shutdown below ---
   let grpcServer: GrpcServer | undefined;

@@ -35,6 +35,12 @@ export interface Settings {
     readonly inflight: number;
     readonly queue: number;
   };
+  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster. */
+  readonly processes: number;
+  /** INFERENCE_THREADS: worker threads per process running models; 0 = on the event loop. */
+  readonly inferenceThreads: number;
+  /** INFERENCE_HANG_SECONDS: a run taking longer fails (500) and its worker thread is replaced. */
+  readonly inferenceHangSeconds: number;
 }
 
 export class SettingsError extends Error {
@@ -75,6 +81,12 @@ export function parseSettings(env: Env): Settings {
     problems.push('MODEL_REGISTRY and REMOTE_MODEL_PATH are both set: set MODEL_REGISTRY for a registry of models, or REMOTE_MODEL_PATH for one model, not both');
   }
 
+  const cores = os.availableParallelism();
+  // One process per core by default: the benchmark (docs/benchmarks.md) shows one Node process
+  // cannot match a hand-written inline server on small JSON models, and two on two cores can.
+  // One process by default: the guard, admin reloads, the console and gRPC are per process (see README).
+  const processesRaw = value('PROCESSES') ?? '1';
+  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),
@@ -97,6 +109,10 @@ export function parseSettings(env: Env): Settings {
       queue: count('MAX_QUEUE', DEFAULT_ADMISSION.totalQueue, 0),
     },
     shutdownDrainSeconds: number('SHUTDOWN_DRAIN_SECONDS', Math.min(2, grace / 2), (n) => n >= 0 && n <= grace, `a number of seconds from 0 to SHUTDOWN_GRACE_SECONDS (${grace})`),
+    processes,
+    // The cores are shared among the processes: together they start as many threads as there are cores.
+    inferenceThreads: number('INFERENCE_THREADS', Math.max(1, Math.floor(cores / processes)), (n) => Number.isInteger(n) && n >= 0 && n <= 1024, 'an integer >= 0 (0 runs models on the event loop)'),
+    inferenceHangSeconds: number('INFERENCE_HANG_SECONDS', 60, (n) => n > 0, 'a number of seconds > 0'),
   };
   if (settings.grpcPort !== 0 && settings.grpcPort === settings.port) {
     problems.push(`GRPC_PORT=${settings.grpcPort} is also PORT: give gRPC a port of its own, or GRPC_PORT=0 to turn it off`);

@@ -167,11 +167,12 @@ function checkShape(spec: TensorSpec, shape: readonly number[]): void {
   if (shape.length !== spec.shape.length) {
     throw invalid(`input "${spec.name}": expected rank ${spec.shape.length} ${shapeText(spec)}, got shape [${shape.join(', ')}]`);
   }
-  spec.shape.forEach((want, i) => {
+  for (let i = 0; i < spec.shape.length; i++) {
+    const want = spec.shape[i];
     if (typeof want === 'number' && want >= 0 && shape[i] !== want) {
       throw invalid(`input "${spec.name}": dimension ${i} must be ${want} (expected ${shapeText(spec)}), got shape [${shape.join(', ')}]`);
     }
-  });
+  }
 }
 
 function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
@@ -187,6 +188,7 @@ function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
   if (count !== t.values.length) {
     throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.values.length}`);
   }
+  if (spec.type === 'float32' || spec.type === 'float64') return { type: spec.type, dims: [...t.shape], data: packFloats(spec, t.values) };
   for (let i = 0; i < t.values.length; i++) {
     const problem = elementProblem(spec.type, t.values[i]);
     if (problem) throw invalid(`input "${spec.name}" (${spec.type}): element ${i}: ${problem}`);
@@ -194,12 +196,43 @@ function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
   return { type: spec.type, dims: [...t.shape], data: packElements(spec.type, t.values) };
 }
 
+/**
+ * The common case in one pass: checks each element and writes it straight into the typed array
+ * (no second pass, no intermediate array). Anything but a plain finite number goes through
+ * elementProblem, so the accepted forms and the messages are exactly the general path's.
+ */
+function packFloats(spec: TensorSpec, values: readonly unknown[]): Float32Array | Float64Array {
+  const n = values.length;
+  const out = spec.type === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const single = spec.type === 'float32';
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (typeof v === 'number') {
+      const r = single ? Math.fround(v) : v;
+      // r - r is 0 only for finite numbers: out-of-range for float32 rounds to Infinity.
+      if (r - r === 0) {
+        out[i] = v;
+        continue;
+      }
+    }
+    const problem = elementProblem(spec.type, v);
+    if (problem) throw invalid(`input "${spec.name}" (${spec.type}): element ${i}: ${problem}`);
+    out[i] = Number(v); // "NaN", "Infinity", "-Infinity"
+  }
+  return out;
+}
+
 /** Checks names against the signature, then each tensor; returns feeds for the session. */
+// Input names per signature, computed once per loaded version rather than per request.
+const inputNames = new WeakMap<Signature, ReadonlySet<string>>();
+
 export function encodeInputs(signature: Signature, inputs: ReadonlyMap<string, InputTensor>): Record<string, HostTensor> {
   // Only built when a request is wrong: this runs on every request.
   const expected = () => signature.inputs.map((i) => `"${i.name}" ${i.type}${shapeText(i)}`).join(', ');
+  let names = inputNames.get(signature);
+  if (!names) inputNames.set(signature, (names = new Set(signature.inputs.map((i) => i.name))));
   for (const name of inputs.keys()) {
-    if (!signature.inputs.some((i) => i.name === name)) {
+    if (!names.has(name)) {
       throw invalid(`unknown input "${name}"; the model takes ${expected()}`);
     }
   }
@@ -213,9 +246,13 @@ export function encodeInputs(signature: Signature, inputs: ReadonlyMap<string, I
 }
 
 /** Which outputs to fetch: those asked for, else every tensor output (sequences/maps skipped). */
-export function selectOutputs(signature: Signature, requested?: readonly string[]): string[] {
+const tensorOutputs = new WeakMap<Signature, readonly string[]>();
+
+export function selectOutputs(signature: Signature, requested?: readonly string[]): readonly string[] {
   if (requested === undefined || requested.length === 0) {
-    return signature.outputs.filter((o) => o.isTensor).map((o) => o.name);
+    let all = tensorOutputs.get(signature);
+    if (!all) tensorOutputs.set(signature, (all = Object.freeze(signature.outputs.filter((o) => o.isTensor).map((o) => o.name))));
+    return all;
   }
   for (const name of requested) {
     const spec = signature.outputs.find((o) => o.name === name);

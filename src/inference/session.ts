@@ -1,6 +1,6 @@
 // A loaded model behind a small interface that speaks only plain data (typed arrays, strings,
-// shapes), so the same contract can later be served from worker threads: onnxruntime-node's
-// run() blocks the event loop while it computes.
+// shapes), so the same contract is served from worker threads (inference/pool): onnxruntime-node's
+// run() blocks the thread it computes on. This inline factory runs on the calling thread.
 import * as ort from 'onnxruntime-node';
 import { isOrtType, type OrtType, type TensorData } from './dtypes.js';
 
@@ -37,6 +37,8 @@ export interface ModelSession {
 
 export interface SessionFactory {
   create(filePath: string): Promise<ModelSession>;
+  /** Stops what the factory runs (worker threads), if anything. */
+  close?(): Promise<void>;
 }
 
 export class ModelLoadError extends Error {}

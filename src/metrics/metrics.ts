@@ -12,6 +12,12 @@ const LOAD_RESULTS = ['success', 'failure'] as const;
 /** The guard's rollback reasons (rollout/traffic.ts RollbackReason). */
 const ROLLBACK_REASONS = ['error_rate', 'p99_latency'] as const;
 
+/** One version's per-request series, resolved once (prom-client hashes the labels on every call otherwise). */
+export interface VersionSeries {
+  readonly requests: Readonly<Record<InferenceOutcome, { inc(): void }>>;
+  readonly duration: { observe(seconds: number): void };
+}
+
 export interface MetricsOptions {
   /** Collect prom-client's default process and Node.js metrics (on by default). */
   readonly defaultMetrics?: boolean;
@@ -39,12 +45,16 @@ export class GatewayMetrics {
   private batchSeries: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private fallbackSeries: ReadonlySet<string> = new Set();
+  private readonly seriesCache = new Map<string, VersionSeries>();
+  private textSource: (() => Promise<string>) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
-    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers });
+    // aggregator: how a cluster's processes combine (src/cluster.ts); gauges default to the sum.
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[], aggregator: 'sum' | 'average' | 'max' = 'sum') =>
+      new Gauge<L>({ name, help, labelNames, registers, aggregator });
     const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
@@ -60,13 +70,13 @@ export class GatewayMetrics {
     this.evictions = counter('gateway_model_evictions_total', 'Sessions evicted from the cache', ['model', 'version']);
     this.modelsLoaded = gauge('gateway_models_loaded', 'Sessions currently loaded', []);
     this.cacheBytes = gauge('gateway_model_cache_bytes', 'Bytes of model files loaded', []);
-    this.trafficWeight = gauge('gateway_traffic_weight', 'Effective traffic share of each version (0-1), after any guard rollback', ['model', 'version']);
+    this.trafficWeight = gauge('gateway_traffic_weight', 'Effective traffic share of each version (0-1), after any guard rollback', ['model', 'version'], 'average');
     this.shadowRequests = counter('gateway_shadow_requests_total', 'Shadow requests by comparison outcome', ['model', 'version', 'outcome']);
     this.shadowDropped = counter('gateway_shadow_dropped_total', 'Shadow copies dropped because the shadow queue was full', ['model', 'version']);
     this.fallbacks = counter('gateway_fallbacks_total', 'Responses served by the fallback; version is the one that failed', ['model', 'version', 'fallback']);
     this.rollbacks = counter('gateway_rollbacks_total', 'Automatic rollbacks by reason', ['model', 'version', 'reason']);
     this.registryReloads = counter('gateway_registry_reloads_total', 'Registry checks by result', ['result']);
-    this.registryInfo = gauge('gateway_registry_info', 'The active registry revision', ['revision']);
+    this.registryInfo = gauge('gateway_registry_info', 'The active registry revision', ['revision'], 'max');
     for (const result of RELOAD_RESULTS) this.registryReloads.inc({ result }, 0);
     this.batchSize = histogram('gateway_batch_size', 'Rows stacked into one run by dynamic batching', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
   }
@@ -110,9 +120,23 @@ export class GatewayMetrics {
     this.fallbackSeries = keepFallback;
   }
 
+  /** The request counter and duration children of one version, cached until its series are dropped. */
+  versionSeries(model: string, version: string): VersionSeries {
+    const key = `${model}\u0000${version}`;
+    let series = this.seriesCache.get(key);
+    if (!series) {
+      const requests = {} as Record<InferenceOutcome, { inc(): void }>;
+      for (const outcome of INFERENCE_OUTCOMES) requests[outcome] = this.inferenceRequests.labels({ model, version, outcome });
+      series = { requests, duration: this.inferenceDuration.labels({ model, version }) };
+      this.seriesCache.set(key, series);
+    }
+    return series;
+  }
+
   private dropStale(keep: ReadonlyMap<string, { model: string; version: string }>): void {
     for (const [key, labels] of this.known) {
       if (keep.has(key)) continue;
+      this.seriesCache.delete(key); // its children are removed below: never write to them again
       for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.remove({ ...labels, outcome });
       for (const result of LOAD_RESULTS) this.loads.remove({ ...labels, result });
       for (const outcome of SHADOW_OUTCOMES) this.shadowRequests.remove({ ...labels, outcome });
@@ -141,7 +165,12 @@ export class GatewayMetrics {
   }
 
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.textSource ? this.textSource() : this.registry.metrics();
+  }
+
+  /** Scrapes answer with this instead (the sum over a cluster's processes, src/cluster.ts). */
+  serveTextFrom(source: () => Promise<string>): void {
+    this.textSource = source;
   }
 
   get contentType(): string {

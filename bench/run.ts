@@ -1,0 +1,237 @@
+// npm run bench — bare Koa, the hand-written inline server and the gateway, each its own process,
+// driven by autocannon on loopback, alternated round by round so the machine's noise (it is
+// shared) hits all of them. Prints a Markdown table and the issue's targets, met or missed by how
+// much. Bounded: BENCH_SECONDS per run (5), BENCH_ROUNDS (2), BENCH_CONNECTIONS ("1,16,50"),
+// BENCH_CYCLE_SECONDS (30); a full run takes about 8 minutes.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
+import { cannon, probe, type LoadResult, type Shot } from './load.js';
+import { buildBenchModels, MODELS_DIR } from './models.js';
+import { mean, table, targets, type Row, type Target } from './report.js';
+import { ROOT, startServer, type Server } from './spawn.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,16,50').split(',').map(Number);
+const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 30);
+const started = Date.now();
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-'));
+const SHARED = path.resolve(ROOT, '..', 'shared', 'models');
+const models = buildBenchModels(MODELS_DIR, SHARED);
+const rows: Row[] = [];
+const checks: Target[] = [];
+const notes: string[] = [];
+
+function registry(name: string, yaml: string): string {
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+const one = (model: string, uri: string, extra = '') => `models:\n  ${model}:\n    versions:\n      "1": { uri: ${uri}, weight: 1${extra} }\n`;
+
+type Kind = 'bare' | 'naive' | 'gateway';
+interface Contender {
+  readonly label: string;
+  readonly kind: Kind;
+  start(): Promise<Server>;
+}
+const bare: Contender = { label: 'bare Koa hello', kind: 'bare', start: () => startServer('bare', 'bench/servers/bare.ts') };
+const naive = (model: string): Contender => ({ label: 'naive inline', kind: 'naive', start: () => startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model } }) });
+function gateway(label: string, reg: string, env: Record<string, string> = {}): Contender {
+  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...env }, readyPath: '/v2/health/ready' }) };
+}
+
+/** Each contender in its own process; rounds alternate the order; results averaged per contender. */
+async function compare(scenario: string, contenders: readonly Contender[], shotFor: (c: Contender) => Shot, conns: readonly number[]): Promise<Map<string, Map<number, LoadResult | undefined>>> {
+  const servers = new Map<Contender, Server | undefined>();
+  for (const c of contenders) {
+    try {
+      const s = await c.start();
+      // Warm-up: JIT, and the gateway's inline decision for tiny models.
+      await cannon(s.url, shotFor(c), 8, 2);
+      servers.set(c, s);
+    } catch (err) {
+      servers.set(c, undefined);
+      notes.push(`${scenario} / ${c.label}: not available (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  const out = new Map<string, Map<number, LoadResult | undefined>>();
+  for (const n of conns) {
+    const runs = new Map<Contender, LoadResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const c of order) {
+        const s = servers.get(c);
+        if (s) runs.set(c, [...(runs.get(c) ?? []), await cannon(s.url, shotFor(c), n, SECONDS)]);
+      }
+    }
+    for (const c of contenders) {
+      const r = mean(runs.get(c) ?? []);
+      rows.push({ scenario, server: c.label, connections: n, result: r, ...(servers.get(c) ? {} : { note: 'not available' }) });
+      if (!out.has(c.label)) out.set(c.label, new Map());
+      out.get(c.label)?.set(n, r);
+    }
+  }
+  await Promise.all([...servers.values()].map((s) => s?.stop()));
+  return out;
+}
+
+const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : undefined);
+const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);
+
+// 1. Tiny MLP (4→8→3), JSON /predict: one process and the cluster (one process per core).
+{
+  log('tiny MLP');
+  const reg = registry('tiny', one('tiny', models.tiny));
+  const shot = predict('tiny', 'x', [[0.1, 0.2, 0.3, 0.4]]);
+  const gw1 = gateway('gateway, 1 process', reg, { PROCESSES: '1' });
+  const gwN = gateway(`gateway, PROCESSES=${os.availableParallelism()}`, reg, { PROCESSES: 'auto' });
+  const r = await compare('tiny MLP JSON', [bare, naive(models.tiny), gw1, gwN], (c) => (c.kind === 'bare' ? { path: '/', body: '' } : shot), CONNECTIONS);
+  for (const n of CONNECTIONS) {
+    for (const g of [gw1, gwN]) {
+      const gn = ratio(r.get(g.label)?.get(n), r.get('naive inline')?.get(n));
+      const gb = ratio(r.get(g.label)?.get(n), r.get(bare.label)?.get(n));
+      rows.push({ scenario: 'tiny MLP JSON', server: `ratio ${g.label}`, connections: n, result: undefined, note: `gateway/naive ${gn?.toFixed(2) ?? '—'}, gateway/bare ${gb?.toFixed(2) ?? '—'}` });
+      if (n === Math.max(...CONNECTIONS)) {
+        checks.push({ name: `tiny MLP: ${g.label} / naive, ${n} conns`, value: gn, bound: 1, higherIsBetter: true, unit: '×' });
+        checks.push({ name: `tiny MLP: ${g.label} / bare, ${n} conns`, value: gb, bound: 0.5, higherIsBetter: true, unit: '×' });
+      }
+    }
+  }
+}
+
+// 2. mnist-8 (a real published model), when ../shared/models holds it.
+if (models.mnist) {
+  log('mnist-8');
+  const reg = registry('mnist', one('mnist', models.mnist));
+  const pixels = floats(784);
+  const nested = [[nestRows(pixels, 28)]];
+  const shot = predict('mnist', 'Input3', nested);
+  await compare('mnist-8 JSON', [naive(models.mnist), gateway('gateway, 1 process', reg, { PROCESSES: '1' }), gateway('gateway, PROCESSES=auto', reg, { PROCESSES: 'auto' })], () => shot, [50]);
+} else {
+  notes.push('mnist-8: ../shared/models/mnist-8 not found; skipped');
+}
+
+// 3. 784-wide MLP at 64 connections: dynamic batching off vs on (registry `batching`).
+{
+  log('784-wide MLP batching');
+  const off = registry('mlp784-off', one('mlp', models.mlp784));
+  const on = registry('mlp784-on', one('mlp', models.mlp784, ', batching: { maxBatchSize: 32, maxDelayMs: 2 }'));
+  const shot = predict('mlp', 'x', [floats(784)]);
+  const r = await compare('784-wide MLP, 64 conns', [naive(models.mlp784), gateway('gateway, batching off', off, { PROCESSES: '1' }), gateway('gateway, batching on', on, { PROCESSES: '1' })], () => shot, [64]);
+  const b = ratio(r.get('gateway, batching on')?.get(64), r.get('gateway, batching off')?.get(64));
+  checks.push({ name: '784-wide MLP at 64 conns: batching on / off', value: b, bound: 2, higherIsBetter: true, unit: '×', ...(b === undefined ? { detail: 'the registry refuses `batching` (dynamic batching not merged)' } : {}) });
+}
+
+// 4. A shufflenet-sized input (150,528 floats): V2 JSON vs the binary data extension.
+{
+  log('150k-float input: JSON vs binary');
+  const reg = registry('big', one('big', models.big));
+  const shape = [1, 3, 224, 224];
+  const data = floats(150_528);
+  const json = v2Json('big', 'x', shape, data);
+  const binary = v2Binary('big', 'x', shape, data);
+  // Binary is available when the gateway answers a binary request with 200.
+  const gw = await gateway('gateway', reg, { PROCESSES: '1' }).start();
+  const res = await fetch(`${gw.url}${binary.path}`, { method: 'POST', headers: binary.headers, body: binary.body as Buffer });
+  const binaryOk = res.ok;
+  await gw.stop();
+  const contenders = [gateway('gateway, V2 JSON', reg, { PROCESSES: '1' }), ...(binaryOk ? [gateway('gateway, V2 binary', reg, { PROCESSES: '1' })] : [])];
+  const r = await compare('150,528-float input', contenders, (c) => (c.label.endsWith('binary') ? binary : json), [16]);
+  if (!binaryOk) rows.push({ scenario: '150,528-float input', server: 'gateway, V2 binary', connections: 16, result: undefined, note: `not available (answered ${res.status})` });
+  const b = binaryOk ? ratio(r.get('gateway, V2 binary')?.get(16), r.get('gateway, V2 JSON')?.get(16)) : undefined;
+  checks.push({ name: '150k-float input: binary / JSON req/s', value: b, bound: 5, higherIsBetter: true, unit: '×', ...(binaryOk ? {} : { detail: `a binary request answered ${res.status}: the binary extension is not merged` }) });
+}
+
+// 5. Light-model latency while a heavy model (1024-wide, 5 layers) is saturated by 16 connections:
+// in one process (the target: isolation inside a gateway), and with the default PROCESSES.
+for (const processes of ['1', 'auto']) {
+  log(`isolation, PROCESSES=${processes}`);
+  const reg = registry('iso', `models:\n  light:\n    versions: { "1": { uri: ${models.tiny}, weight: 1 } }\n  heavy:\n    versions: { "1": { uri: ${models.heavy}, weight: 1 } }\n`);
+  const gw = await gateway('gateway', reg, { PROCESSES: processes }).start();
+  const light = predict('light', 'x', [[0.1, 0.2, 0.3, 0.4]]);
+  const heavy = predict('heavy', 'x', nestRows(floats(8 * 1024), 8));
+  await cannon(gw.url, light, 8, 2);
+  await cannon(gw.url, heavy, 4, 2);
+  const idle = await probe(gw.url, light, SECONDS);
+  const [busy, load] = await Promise.all([probe(gw.url, light, SECONDS), cannon(gw.url, heavy, 16, SECONDS)]);
+  await gw.stop();
+  const us = (v: number) => `${(v / 1000).toFixed(2)} ms`;
+  const server = `gateway, PROCESSES=${processes}`;
+  rows.push({ scenario: 'isolation: heavy 1024-wide MLP', server, connections: 16, result: load, note: 'the heavy load itself' });
+  rows.push({ scenario: 'isolation: light probe, heavy idle', server, connections: 1, result: undefined, note: `p50 ${us(idle.p50)}, p99 ${us(idle.p99)} (${idle.count} requests, ${idle.errors} errors)` });
+  rows.push({ scenario: 'isolation: light probe, heavy saturated', server, connections: 1, result: undefined, note: `p50 ${us(busy.p50)}, p99 ${us(busy.p99)} (${busy.count} requests, ${busy.errors} errors)` });
+  checks.push({ name: `light p99 with heavy saturated / heavy idle, PROCESSES=${processes}`, value: busy.p99 / idle.p99, bound: 3, higherIsBetter: false, unit: '×' });
+}
+
+// 6. 50 concurrent first requests to a cold version: one load (per process).
+{
+  log('cold version');
+  for (const processes of ['1', 'auto']) {
+    const reg = registry(`cold-${processes}`, `models:\n  m:\n    versions:\n      "1": { uri: ${models.tiny}, weight: 1 }\n      "2": { uri: ${models.mlp784}, weight: 0 }\n`);
+    const gw = await gateway('gateway', reg, { PROCESSES: processes }).start();
+    const shot = predict('m', 'x', [floats(784)], { 'x-model-version': '2', connection: 'close' });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(`${gw.url}/predict`, { method: 'POST', headers: shot.headers, body: shot.body as string }).then((r) => r.status)));
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    await gw.stop();
+    const m = /gateway_model_loads_total\{[^}]*version="2"[^}]*result="success"[^}]*\} (\d+)/.exec(text) ?? /gateway_model_loads_total\{[^}]*result="success"[^}]*version="2"[^}]*\} (\d+)/.exec(text);
+    const loads = m ? Number(m[1]) : NaN;
+    const ok = answers.filter((s) => s === 200).length;
+    const n = processes === '1' ? 1 : os.availableParallelism();
+    rows.push({ scenario: '50 concurrent first requests, cold version', server: `gateway, PROCESSES=${processes}`, connections: 50, result: undefined, note: `${ok}/50 answered 200; gateway_model_loads_total = ${loads}` });
+    checks.push({ name: `cold version, ${n} process(es): loads ≤ one per process`, value: loads, bound: n, higherIsBetter: false, unit: '' });
+  }
+}
+
+// 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time.
+{
+  log('cache cycling');
+  const maxBytes = 5 * models.cycleBytes + 1024;
+  const versions = models.cycle.map((uri, i) => `      "${i + 1}": { uri: ${uri}, weight: ${i === 0 ? 1 : 0} }`).join('\n');
+  const reg = registry('cycle', `cache:\n  maxModels: 5\n  maxBytes: ${maxBytes}\nmodels:\n  c:\n    versions:\n${versions}\n`);
+  const gw = await gateway('gateway', reg, { PROCESSES: '1' }).start();
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+  const startRss = rss();
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(rss()), 250);
+  const body = JSON.stringify({ model: 'c', inputs: { x: [floats(2048)] } });
+  let served = 0;
+  let failed = 0;
+  const end = Date.now() + CYCLE_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, w) => {
+      for (let i = w; Date.now() < end; i += 4) {
+        const res = await fetch(`${gw.url}/predict`, { method: 'POST', headers: { 'x-model-version': String((i % 20) + 1) }, body });
+        await res.arrayBuffer();
+        if (res.ok) served++;
+        else failed++;
+      }
+    }),
+  );
+  clearInterval(timer);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  await gw.stop();
+  const evictions = [...metrics.matchAll(/gateway_model_evictions_total\{[^}]*\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  const max = Math.max(...samples);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const over = (s: number) => samples.slice(0, Math.ceil(samples.length * s)).at(-1) ?? NaN;
+  rows.push({
+    scenario: '20 × 16 MiB versions through a 5-model cache',
+    server: 'gateway, 1 process',
+    connections: 4,
+    result: undefined,
+    note: `${served} served, ${failed} failed, ${evictions} evictions; RSS at start ${mib(startRss)}, at 25/50/75/100% ${[0.25, 0.5, 0.75, 1].map((s) => mib(over(s))).join(' / ')}, max ${mib(max)}; cache.maxBytes ${mib(maxBytes)}`,
+  });
+  checks.push({ name: 'cache cycling: max RSS (MiB) vs cache.maxBytes + 100 MB', value: max / 2 ** 20, bound: Math.round((maxBytes + 100e6) / 2 ** 20), higherIsBetter: false, unit: '' });
+  checks.push({ name: 'cache cycling: RSS growth over start (MiB) vs cache.maxBytes + 100 MB', value: (max - startRss) / 2 ** 20, bound: Math.round((maxBytes + 100e6) / 2 ** 20), higherIsBetter: false, unit: '' });
+}
+
+console.log(`\n## Results (${SECONDS} s per run, ${ROUNDS} rounds alternated, ${((Date.now() - started) / 60000).toFixed(1)} min in all)\n`);
+console.log(table(rows));
+console.log('\n## Targets\n');
+console.log(targets(checks));
+if (notes.length > 0) console.log(`\n${notes.map((n) => `- ${n}`).join('\n')}`);
+process.exit(0);

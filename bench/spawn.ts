@@ -1,0 +1,93 @@
+// Starting the three kinds of server as separate processes on free loopback ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Server {
+  readonly name: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntil(url: string, child: ChildProcess, timeoutMs: number, requireOk: boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      // Without a ready path, any answer means listening (the naive server fails a bare GET).
+      if (res.ok || !requireOk) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready after ${timeoutMs} ms`);
+}
+
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  readonly nodeArgs?: readonly string[];
+  /** GET this path until it answers 2xx. */
+  readonly readyPath?: string;
+  /** Where stdout (the gateway's log lines) goes; /dev/null by default. */
+  readonly logFile?: string;
+}
+
+/** A TypeScript server file under bench/servers, or dist/server.js for the gateway. */
+export async function startServer(name: string, entry: string, options: StartOptions = {}): Promise<Server> {
+  const port = await freePort();
+  const isTs = entry.endsWith('.ts');
+  const args = [...(options.nodeArgs ?? []), ...(isTs ? ['--import', 'tsx'] : []), entry];
+  // Logs go to /dev/null: written (the gateway logs every request, as in production), not kept.
+  const devNull = openSync(options.logFile ?? '/dev/null', 'w');
+  let stderr = '';
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info', REGISTRY_POLL_SECONDS: '0', ...options.env },
+    stdio: ['ignore', devNull, 'pipe'],
+  });
+  child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil(`${url}${options.readyPath ?? '/'}`, child, 60_000, options.readyPath !== undefined);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${name}: ${(err as Error).message}\n${stderr.slice(-2000)}`);
+  }
+  return {
+    name,
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const kill = setTimeout(() => {
+          console.error(`${name}: still running 15 s after SIGTERM; killed`);
+          child.kill('SIGKILL');
+        }, 15_000);
+        child.once('exit', (code, signal) => {
+          clearTimeout(kill);
+          if (code !== 0) console.error(`${name}: exited with ${signal ?? `code ${code}`} after SIGTERM\n${stderr.slice(-2000)}`);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

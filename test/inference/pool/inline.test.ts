@@ -1,0 +1,77 @@
+// Where a version runs is decided by its measured run time: tiny ones move onto the event loop
+// (a thread round trip costs more than their run), others stay on their worker, and an inline
+// version whose run turns out slow goes back to its worker.
+import { describe, expect, it, vi } from 'vitest';
+import { InferencePool } from '../../../src/inference/pool/pool.js';
+import type { PooledSession } from '../../../src/inference/pool/pooled-session.js';
+import { createOrtSessionFactory } from '../../../src/inference/session.js';
+import { heavyInput, modelFiles } from './heavy-model.js';
+
+const files = modelFiles(1);
+
+const tinyInput = (x: number) => ({ x: { type: 'float32' as const, dims: [1, 1], data: new Float32Array([x]) } });
+
+async function runTiny(s: PooledSession, x: number): Promise<number> {
+  const out = await s.run(tinyInput(x), ['y']);
+  return (out.y?.data as Float32Array)[0] as number;
+}
+
+describe('inline decision by measured run time', () => {
+  it('a tiny version moves inline after its probe runs; a heavy one stays on its worker', async () => {
+    // 1 ms: far above a tiny run on any machine, far below a 64-row 1024-wide layer.
+    const pool = new InferencePool({ threads: 2, inline: { warmupRuns: 0, probeRuns: 4, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
+    try {
+      const tiny = (await pool.create(files.light)) as PooledSession;
+      const heavy = (await pool.create(files.heavy)) as PooledSession;
+      for (let i = 0; i < 4; i++) {
+        expect(await runTiny(tiny, i)).toBe(2 * i + 1);
+        await heavy.run(heavyInput(64), ['y']);
+      }
+      await vi.waitFor(() => expect(tiny.placement).toBe('inline'), { timeout: 5_000 });
+      expect(heavy.placement).toBe('worker');
+      // Answers stay right after the move, and more runs leave the heavy one where it is.
+      expect(await runTiny(tiny, 10)).toBe(21);
+      await heavy.run(heavyInput(64), ['y']);
+      expect(heavy.placement).toBe('worker');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('does not move a version before its probe runs are done', async () => {
+    const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 50, belowUs: 1_000 }, inlineFactory: createOrtSessionFactory() });
+    try {
+      const tiny = (await pool.create(files.light)) as PooledSession;
+      for (let i = 0; i < 10; i++) await runTiny(tiny, i);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(tiny.placement).toBe('worker');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('an inline version whose run on a larger input than probed is slow goes back to its worker for good', async () => {
+    // Everything is promoted (huge threshold), probed on 1-row inputs; a 64-row run over 1 ms demotes it.
+    const pool = new InferencePool({ threads: 1, inline: { warmupRuns: 0, probeRuns: 2, belowUs: 1e9, demoteAboveUs: 1_000 }, inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }) });
+    try {
+      const heavy = (await pool.create(files.heavy)) as PooledSession;
+      await heavy.run(heavyInput(1), ['y']);
+      await heavy.run(heavyInput(1), ['y']);
+      await vi.waitFor(() => expect(heavy.placement).toBe('inline'), { timeout: 5_000 });
+      // The probed size stays inline whatever one run's wall time.
+      await heavy.run(heavyInput(1), ['y']);
+      expect(heavy.placement).toBe('inline');
+      const out = await heavy.run(heavyInput(64), ['y']);
+      expect((out.y?.data as Float32Array)[0]).toBeCloseTo(1.024, 3);
+      expect(heavy.placement).toBe('worker');
+      // Back on the worker (loaded there again), and it stays there.
+      for (let i = 0; i < 3; i++) {
+        const again = await heavy.run(heavyInput(64), ['y']);
+        expect((again.y?.data as Float32Array)[0]).toBeCloseTo(1.024, 3);
+      }
+      expect(heavy.placement).toBe('worker');
+    } finally {
+      await pool.close();
+    }
+  });
+});
