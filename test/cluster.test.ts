@@ -93,11 +93,11 @@ describe('cluster mode start-up failure', () => {
 
 describe('PROCESSES and INFERENCE_THREADS settings', () => {
   const cores = os.availableParallelism();
-  it('defaults to one process per core, sharing the cores among their inference threads', () => {
+  it('defaults to one process with a thread per core; auto is one process per core, sharing the cores', () => {
     const s = parseSettings({});
-    expect(s.processes).toBe(cores);
-    expect(s.inferenceThreads).toBe(1); // cores ÷ processes
-    expect(s.inferenceHangSeconds).toBe(60);
+    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, cores, 60]);
+    const auto = parseSettings({ PROCESSES: 'auto' });
+    expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]); // cores ÷ processes
   });
   it('takes explicit values, 0 threads meaning inference on the event loop', () => {
     const s = parseSettings({ PROCESSES: '1', INFERENCE_THREADS: '0', INFERENCE_HANG_SECONDS: '2.5' });

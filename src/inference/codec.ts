@@ -183,7 +183,8 @@ function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
   const count = t.shape.reduce((a, b) => a * b, 1);
   if ('kind' in t) {
     if (count !== t.data.length) throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.data.length}`);
-    return { type: spec.type, dims: [...t.shape], data: t.data };
+    // The request keeps this storage (a fallback or shadow copy runs it again): lend, don't give.
+    return { type: spec.type, dims: [...t.shape], data: t.data, borrowed: true };
   }
   if (count !== t.values.length) {
     throw invalid(`input "${spec.name}": shape ${dimsText(t.shape)} needs ${count} values, got ${t.values.length}`);

@@ -26,6 +26,11 @@ export interface HostTensor {
   readonly type: OrtType;
   readonly dims: readonly number[];
   readonly data: TensorData;
+  /**
+   * The data belongs to the caller (a raw request tensor that a fallback or a shadow copy may
+   * run again): a worker pool must copy it, never transfer (detach) it.
+   */
+  readonly borrowed?: boolean;
 }
 
 export interface ModelSession {

@@ -31,7 +31,7 @@ describe('encodeInputs with raw inputs', () => {
         ['k', { shape: [2], values: ['9007199254740993', 7], datatype: 'INT64' }],
       ]),
     );
-    expect(feeds.x).toEqual({ type: 'float32', dims: [2, 3], data });
+    expect(feeds.x).toEqual({ type: 'float32', dims: [2, 3], data, borrowed: true }); // the pool copies it rather than detach it
     expect(feeds.x?.data).toBe(data);
     expect(feeds.k?.data).toEqual(BigInt64Array.of(9007199254740993n, 7n));
   });

@@ -25,7 +25,7 @@ export function toWire(feeds: Readonly<Record<string, HostTensor>>): { wire: Wir
   const transfer: ArrayBuffer[] = [];
   for (const name in feeds) {
     const t = feeds[name] as HostTensor;
-    wire.push([name, t.type, t.dims, transferable(t.data, transfer)]);
+    wire.push([name, t.type, t.dims, transferable(t.data, transfer, t.borrowed === true)]);
   }
   return { wire, transfer };
 }
@@ -33,12 +33,13 @@ export function toWire(feeds: Readonly<Record<string, HostTensor>>): { wire: Wir
 /**
  * The data to send, adding its buffer to `transfer` when it may move: a typed array that owns
  * its whole buffer moves; a view into a larger (shared, pooled) buffer is copied first, so the
- * sender's other data is never detached under it. Strings are structured-cloned.
+ * sender's other data is never detached under it; so is borrowed data (the caller reuses it).
+ * Strings are structured-cloned.
  */
-export function transferable(data: TensorData, transfer: ArrayBuffer[]): TensorData {
+export function transferable(data: TensorData, transfer: ArrayBuffer[], borrowed = false): TensorData {
   if (Array.isArray(data)) return data;
   const buffer = data.buffer;
-  if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength && !transfer.includes(buffer)) {
+  if (!borrowed && buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength && !transfer.includes(buffer)) {
     transfer.push(buffer);
     return data;
   }

@@ -68,6 +68,18 @@ describe('tensors through an inference worker', () => {
     expect(Array.from(backing)).toEqual([9, 1, 2, 3, 9]);
   });
 
+  it('copies borrowed data (a raw request tensor a fallback or shadow reuses) instead of detaching it', async () => {
+    const data = Float32Array.of(4, 5, 6);
+    const session = sessions.get('float32') as ModelSession;
+    const first = await session.run({ in: { type: 'float32', dims: [3], data, borrowed: true } }, ['out']);
+    expect(data.byteLength).toBe(12);
+    const again = await session.run({ in: { type: 'float32', dims: [3], data, borrowed: true } }, ['out']);
+    expect([Array.from(first.out?.data as Float32Array), Array.from(again.out?.data as Float32Array)]).toEqual([
+      [4, 5, 6],
+      [4, 5, 6],
+    ]);
+  });
+
   it('spreads versions over the threads: one copy each, on the least used thread', () => {
     const placed = [...sessions.values()].map((s) => (s as unknown as { workerIndex: number }).workerIndex);
     expect(placed.filter((i) => i === 0).length).toBe(7);
