@@ -60,7 +60,8 @@ export async function startServer(name: string, entry: string, options: StartOpt
   let stderr = '';
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info', REGISTRY_POLL_SECONDS: '0', ...options.env },
+    // GRPC_PORT 0: several gateways run side by side here, and only HTTP is measured.
+    env: { ...process.env, PORT: String(port), GRPC_PORT: '0', LOG_LEVEL: 'info', REGISTRY_POLL_SECONDS: '0', ...options.env },
     stdio: ['ignore', devNull, 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => void (stderr += d.toString()));
