@@ -2,30 +2,19 @@
 // holding the session cookie that `/console?token=<ADMIN_TOKEN>` set once. The cookie holds an
 // HMAC derived from the token, not the token: a leaked cookie does not reveal the admin token
 // (which also opens /admin/*), and changing ADMIN_TOKEN invalidates every cookie.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
+import { bearerToken, sameSecret } from '../http/credentials.js';
 
 export const CONSOLE_COOKIE = 'mg_console';
-
-/** Equal-length digests, so comparison time says nothing about either value. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 export function cookieValue(token: string): string {
   return createHmac('sha256', token).update('model-gateway console session v1').digest('base64url');
 }
 
-function bearer(ctx: Context): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));
-  return m?.[1]?.trim();
-}
-
 /** True when the request carries the admin token or a console cookie made from it. */
 export function consoleAuthorized(ctx: Context, token: string): boolean {
-  const given = bearer(ctx);
+  const given = bearerToken(ctx);
   if (given !== undefined) return sameSecret(given, token);
   const cookie = ctx.cookies.get(CONSOLE_COOKIE);
   return cookie !== undefined && sameSecret(cookie, cookieValue(token));

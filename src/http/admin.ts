@@ -1,21 +1,14 @@
 // /admin/*: the live registry and "reload now", behind a bearer token compared in constant
 // time. With no token configured the endpoints do not exist (404), so an unconfigured gateway
 // exposes no control surface.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Router } from '@koa/router';
 import { GatewayError } from '../errors/catalogue.js';
 import type { AdminService } from '../service/admin-service.js';
-
-/** Hashing first gives equal-length buffers, so the comparison time says nothing about the token. */
-function sameToken(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
+import { bearerToken, sameSecret } from './credentials.js';
 
 /** Middleware: 404 without a configured token, 401 without credentials, 403 with wrong ones. */
-export function requireAdmin(token: string | undefined, path: string, bearerFrom: (ctx: Context) => string | undefined = bearer) {
+export function requireAdmin(token: string | undefined, path: string, bearerFrom: (ctx: Context) => string | undefined = bearerToken) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (token === undefined) throw new GatewayError('NOT_FOUND', `no route for ${ctx.method} ${path}`);
     const given = bearerFrom(ctx);
@@ -23,14 +16,9 @@ export function requireAdmin(token: string | undefined, path: string, bearerFrom
       ctx.set('WWW-Authenticate', 'Bearer realm="model-gateway admin"');
       throw new GatewayError('UNAUTHORIZED', 'admin endpoints need Authorization: Bearer <ADMIN_TOKEN>');
     }
-    if (!sameToken(given, token)) throw new GatewayError('FORBIDDEN', 'the admin token is not valid');
+    if (!sameSecret(given, token)) throw new GatewayError('FORBIDDEN', 'the admin token is not valid');
     await next();
   };
-}
-
-function bearer(ctx: Context): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));
-  return m?.[1]?.trim();
 }
 
 export function addAdminRoutes(router: Router, admin: AdminService, token: string | undefined): void {
