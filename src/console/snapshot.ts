@@ -4,6 +4,7 @@
 // value, never the admin token.
 import { fileURLToPath } from 'node:url';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import { versionKey } from '../registry/revision.js';
 import type { AdminService, VersionStatus } from '../service/admin-service.js';
 import type { Sparkline, TrafficStats, VersionSummary } from '../stats/traffic-stats.js';
 
@@ -59,7 +60,7 @@ export interface SnapshotDeps {
 }
 
 type Labels = Partial<Record<string, string | number>>;
-const vkey = (labels: Labels): string => `${String(labels.model)}\u0000${String(labels.version)}`;
+const vkey = (labels: Labels): string => versionKey(String(labels.model), String(labels.version));
 
 /** The registry argument of the CLI, or undefined where the CLI cannot edit it. */
 export function cliRegistry(source: string): string | undefined {
@@ -85,7 +86,7 @@ export async function buildSnapshot(deps: SnapshotDeps): Promise<ConsoleSnapshot
     const modelRequests = summaries.reduce((sum, s) => sum + s.requests, 0);
     const versions = model.versions.map((v, i): ConsoleVersion => {
       const summary = summaries[i] as VersionSummary;
-      const key = `${model.name}\u0000${v.name}`;
+      const key = versionKey(model.name, v.name);
       const compared = summary.shadow.match + summary.shadow.mismatch;
       return {
         name: v.name,

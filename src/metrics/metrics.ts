@@ -2,7 +2,7 @@
 // and several apps in one process never collide). Label values come only from the registry:
 // callers' unknown model names never become series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { trafficShares, type Revision } from '../registry/revision.js';
+import { trafficShares, versionKey, type Revision } from '../registry/revision.js';
 
 export type InferenceOutcome = 'success' | 'client_error' | 'server_error' | 'rejected';
 export const INFERENCE_OUTCOMES: readonly InferenceOutcome[] = ['success', 'client_error', 'server_error', 'rejected'];
@@ -96,7 +96,7 @@ export class GatewayMetrics {
       for (const result of ['hit', 'miss']) this.cacheLookups.inc({ model: model.name, result }, 0);
       for (const v of model.versions) {
         const labels = { model: model.name, version: v.name };
-        keep.set(`${model.name}\u0000${v.name}`, labels);
+        keep.set(versionKey(model.name, v.name), labels);
         for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.inc({ ...labels, outcome }, 0);
         for (const result of LOAD_RESULTS) this.loads.inc({ ...labels, result }, 0);
         for (const outcome of SHADOW_OUTCOMES) this.shadowRequests.inc({ ...labels, outcome }, 0);
@@ -122,7 +122,7 @@ export class GatewayMetrics {
 
   /** The request counter and duration children of one version, cached until its series are dropped. */
   versionSeries(model: string, version: string): VersionSeries {
-    const key = `${model}\u0000${version}`;
+    const key = versionKey(model, version);
     let series = this.seriesCache.get(key);
     if (!series) {
       const requests = {} as Record<InferenceOutcome, { inc(): void }>;
@@ -156,7 +156,7 @@ export class GatewayMetrics {
       for (const v of model.versions) {
         if (v.batching === undefined) continue;
         const labels = { model: model.name, version: v.name };
-        keep.set(`${model.name}\u0000${v.name}`, labels);
+        keep.set(versionKey(model.name, v.name), labels);
         this.batchSize.zero(labels);
       }
     }

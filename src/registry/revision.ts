@@ -53,6 +53,11 @@ export interface Revision {
   readonly models: ReadonlyMap<string, ModelEntry>;
 }
 
+/** One key per (model, version) for maps kept beside the registry (guard windows, slots, stats). */
+export function versionKey(model: string, version: string): string {
+  return `${model}\u0000${version}`;
+}
+
 export function findVersion(model: ModelEntry, name: string): VersionEntry | undefined {
   return model.versions.find((v) => v.name === name);
 }

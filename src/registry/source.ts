@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BlobStore } from '../storage/store.js';
 import { formatLocation, resolveLocation, type Location } from '../storage/location.js';
 import { updateRegistry, type RegistryEdit } from './editor.js';
+import { loadRegistry } from './load.js';
 import { parseRegistry, type ParseOptions } from './parse.js';
 import type { Revision } from './revision.js';
 
@@ -33,10 +34,7 @@ export function storeSource(uri: string, store: BlobStore, parse: SourceParseOpt
   return {
     description: formatLocation(location),
     probe: () => store.probe(location),
-    async read() {
-      const { text, contentVersion } = await store.readText(location);
-      return { revision: parseRegistry(text, { ...parse, source: location }), contentVersion };
-    },
+    read: () => loadRegistry(uri, store, parse),
     update: (edit, retriesOnConflict) => updateRegistry(store, location, edit, { parse, retriesOnConflict }),
   };
 }

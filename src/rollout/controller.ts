@@ -5,7 +5,7 @@
 import type { GatewayMetrics, InferenceOutcome } from '../metrics/metrics.js';
 import { setWeights } from '../registry/editor.js';
 import type { RegistryHolder } from '../registry/holder.js';
-import type { ModelEntry, VersionEntry } from '../registry/revision.js';
+import { versionKey, type ModelEntry, type VersionEntry } from '../registry/revision.js';
 import type { RegistrySource } from '../registry/source.js';
 import type { Guard } from './guard.js';
 import type { Reloader, ReloadLogger } from './reloader.js';
@@ -37,7 +37,7 @@ export class RolloutController {
     // A request that started on an older revision judges a model entry that is no longer live.
     if (holder.current().models.get(model.name) !== model || !traffic.canRollBack(model, version)) return;
     const rollback = traffic.rollBack(model.name, version.name, breach.reason, (this.deps.now ?? (() => new Date()))());
-    this.history.set(key(model.name, version.name), rollback);
+    this.history.set(versionKey(model.name, version.name), rollback);
     metrics.rollbacks.inc({ model: model.name, version: version.name, reason: breach.reason });
     metrics.syncRevision(holder.current(), traffic.weightByName);
     log.warn(
@@ -58,7 +58,7 @@ export class RolloutController {
 
   /** The most recent rollback of a version, live or already in the registry. */
   lastRollback(model: string, version: string): Rollback | undefined {
-    return this.history.get(key(model, version));
+    return this.history.get(versionKey(model, version));
   }
 
   /** Resolves when every write-back started so far has finished (tests, shutdown). */
@@ -92,6 +92,3 @@ export class RolloutController {
   }
 }
 
-function key(model: string, version: string): string {
-  return `${model}\u0000${version}`;
-}

@@ -2,7 +2,7 @@
 // checked against the model's policy. Deciding is pure bookkeeping here; acting on a breach
 // (routing it away, counting, writing it back) is the rollout controller's job.
 import type { InferenceOutcome } from '../metrics/metrics.js';
-import type { GuardPolicy, ModelEntry, Revision } from '../registry/revision.js';
+import { versionKey, type GuardPolicy, type ModelEntry, type Revision } from '../registry/revision.js';
 import type { RollbackReason } from './traffic.js';
 import { SlidingWindow, type WindowSnapshot } from './window.js';
 
@@ -40,7 +40,7 @@ export class Guard {
   }
 
   snapshot(model: string, version: string): WindowSnapshot | undefined {
-    return this.tracked.get(key(model, version))?.window.snapshot();
+    return this.tracked.get(versionKey(model, version))?.window.snapshot();
   }
 
   /**
@@ -53,10 +53,10 @@ export class Guard {
       if (!model.guard) continue;
       const before = previous.models.get(model.name);
       for (const v of model.versions) {
-        const old = this.tracked.get(key(model.name, v.name));
+        const old = this.tracked.get(versionKey(model.name, v.name));
         const was = before?.versions.find((o) => o.name === v.name);
         const fresh = !was || was.uri !== v.uri || (was.weight === 0 && v.weight > 0);
-        if (old && !fresh && samePolicy(old.policy, model.guard)) kept.set(key(model.name, v.name), old);
+        if (old && !fresh && samePolicy(old.policy, model.guard)) kept.set(versionKey(model.name, v.name), old);
       }
     }
     this.tracked = kept;
@@ -64,11 +64,11 @@ export class Guard {
 
   /** Forgets a version's window (a rollback that ends with a registry change starts afresh). */
   forget(model: string, version: string): void {
-    this.tracked.delete(key(model, version));
+    this.tracked.delete(versionKey(model, version));
   }
 
   private track(model: string, version: string, policy: GuardPolicy): Tracked {
-    const k = key(model, version);
+    const k = versionKey(model, version);
     let tracked = this.tracked.get(k);
     if (!tracked) {
       tracked = { policy, window: new SlidingWindow(policy.windowSeconds * 1000, this.now) };
@@ -82,6 +82,3 @@ function samePolicy(a: GuardPolicy, b: GuardPolicy): boolean {
   return a.maxErrorRate === b.maxErrorRate && a.maxP99Ms === b.maxP99Ms && a.minRequests === b.minRequests && a.windowSeconds === b.windowSeconds;
 }
 
-function key(model: string, version: string): string {
-  return `${model}\u0000${version}`;
-}

@@ -1,7 +1,7 @@
 // Effective traffic: the live revision's weights, less the versions the guard has rolled back.
 // A rollback holds until the registry changes: a new revision (usually the written-back one,
 // where the version has weight 0 anyway) starts from its own declared weights.
-import type { ModelEntry, VersionEntry } from '../registry/revision.js';
+import { versionKey, type ModelEntry, type VersionEntry } from '../registry/revision.js';
 import type { WeightOf } from '../routing/route.js';
 
 export type RollbackReason = 'error_rate' | 'p99_latency';
@@ -26,7 +26,7 @@ export class TrafficControl {
   weightOf(model: ModelEntry): WeightOf {
     let fn = this.weightFns.get(model);
     if (!fn) {
-      fn = (v: VersionEntry) => (this.rollbacks.size > 0 && this.rollbacks.has(key(model.name, v.name)) ? 0 : v.weight);
+      fn = (v: VersionEntry) => (this.rollbacks.size > 0 && this.rollbacks.has(versionKey(model.name, v.name)) ? 0 : v.weight);
       this.weightFns.set(model, fn);
     }
     return fn;
@@ -44,19 +44,16 @@ export class TrafficControl {
 
   rollBack(model: string, version: string, reason: RollbackReason, at: Date): Rollback {
     const rollback: Rollback = { reason, at, persisted: false };
-    this.rollbacks.set(key(model, version), rollback);
+    this.rollbacks.set(versionKey(model, version), rollback);
     return rollback;
   }
 
   rollbackOf(model: string, version: string): Rollback | undefined {
-    return this.rollbacks.get(key(model, version));
+    return this.rollbacks.get(versionKey(model, version));
   }
 
   /** Effective weight by names, for metrics that publish every version's share. */
   readonly weightByName = (model: string, version: string, declared: number): number =>
-    this.rollbacks.has(key(model, version)) ? 0 : declared;
+    this.rollbacks.has(versionKey(model, version)) ? 0 : declared;
 }
 
-function key(model: string, version: string): string {
-  return `${model}\u0000${version}`;
-}

@@ -2,7 +2,7 @@
 // loaded sessions) and "check the registry source now". HTTP-free, like the inference service.
 import type { ModelCache } from '../cache/model-cache.js';
 import type { RegistryHolder } from '../registry/holder.js';
-import { trafficShares } from '../registry/revision.js';
+import { trafficShares, versionKey } from '../registry/revision.js';
 import type { RolloutController } from '../rollout/controller.js';
 import type { Guard } from '../rollout/guard.js';
 import type { Reloader, ReloadOutcome } from '../rollout/reloader.js';
@@ -62,7 +62,7 @@ export class AdminService {
   status(): RegistryStatus {
     const { registry, cache, traffic, guard, controller, reloader } = this.deps;
     const revision = registry.current();
-    const loaded = new Map(cache.loaded().map((e) => [`${e.model}\u0000${e.version}`, e.bytes]));
+    const loaded = new Map(cache.loaded().map((e) => [versionKey(e.model, e.version), e.bytes]));
     const models: ModelStatus[] = [...revision.models.values()].map((model) => {
       const weightOf = traffic.weightOf(model);
       const shares = trafficShares(model, weightOf);
@@ -72,7 +72,7 @@ export class AdminService {
         fallback: model.fallback ?? null,
         aliases: Object.fromEntries(model.aliases),
         versions: model.versions.map((v): VersionStatus => {
-          const bytes = loaded.get(`${model.name}\u0000${v.name}`);
+          const bytes = loaded.get(versionKey(model.name, v.name));
           let guardStatus: GuardStatus | null = null;
           if (model.guard) {
             const window = guard.snapshot(model.name, v.name) ?? { requests: 0, errorRate: 0, p99Ms: 0 };

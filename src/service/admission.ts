@@ -6,6 +6,7 @@
 // Every request also has a deadline: past it the caller gets a 504 and its slot is freed (a
 // model run cannot be interrupted, so the run itself finishes in the background).
 import { GatewayError } from '../errors/catalogue.js';
+import { versionKey } from '../registry/revision.js';
 
 export interface AdmissionLimits {
   /** Runs of one version at once. */
@@ -78,7 +79,7 @@ export class Admission {
 
   /** Runs `work` once a slot is free; refuses, or answers TIMEOUT, as described above. */
   run<T>(model: string, version: string, work: (ticket: Ticket) => Promise<T>): Promise<T> {
-    const key = `${model}\u0000${version}`;
+    const key = versionKey(model, version);
     const load = this.loadOf(key);
     return new Promise<T>((resolve, reject) => {
       const slot = new Slot();

@@ -2,6 +2,7 @@
 // by the service's outcome hook (requests, server errors, latency) and by the counter sampler
 // (fallbacks, shadow comparisons). Bounded: one ten-minute ring per registry version.
 import type { InferenceOutcome } from '../metrics/metrics.js';
+import { versionKey } from '../registry/revision.js';
 import { emptyAggregate, quantileMs, RING_SECONDS, SecondRing, type CountField } from './ring.js';
 
 export interface VersionSummary {
@@ -28,7 +29,7 @@ export interface Sparkline {
   readonly p99Ms: ReadonlyArray<number | null>;
 }
 
-const key = (model: string, version: string): string => `${model}\u0000${version}`;
+const key = versionKey;
 
 export class TrafficStats {
   private readonly rings = new Map<string, SecondRing>();
