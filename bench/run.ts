@@ -16,6 +16,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,16,50').split(',').map(Number);
 const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 30);
+// BENCH_ONLY=tiny,mnist,batching,binary,isolation,cold,cycle runs only those scenarios.
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const want = (name: string): boolean => !ONLY || ONLY.includes(name);
 const started = Date.now();
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-'));
@@ -83,7 +86,7 @@ const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b 
 const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);
 
 // 1. Tiny MLP (4→8→3), JSON /predict: one process and the cluster (one process per core).
-{
+if (want('tiny')) {
   log('tiny MLP');
   const reg = registry('tiny', one('tiny', models.tiny));
   const shot = predict('tiny', 'x', [[0.1, 0.2, 0.3, 0.4]]);
@@ -104,19 +107,19 @@ const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).t
 }
 
 // 2. mnist-8 (a real published model), when ../shared/models holds it.
-if (models.mnist) {
+if (models.mnist && want('mnist')) {
   log('mnist-8');
   const reg = registry('mnist', one('mnist', models.mnist));
   const pixels = floats(784);
   const nested = [[nestRows(pixels, 28)]];
   const shot = predict('mnist', 'Input3', nested);
   await compare('mnist-8 JSON', [naive(models.mnist), gateway('gateway, 1 process', reg, { PROCESSES: '1' }), gateway('gateway, PROCESSES=auto', reg, { PROCESSES: 'auto' })], () => shot, [50]);
-} else {
+} else if (want('mnist')) {
   notes.push('mnist-8: ../shared/models/mnist-8 not found; skipped');
 }
 
 // 3. 784-wide MLP at 64 connections: dynamic batching off vs on (registry `batching`).
-{
+if (want('batching')) {
   log('784-wide MLP batching');
   const off = registry('mlp784-off', one('mlp', models.mlp784));
   const on = registry('mlp784-on', one('mlp', models.mlp784, ', batching: { maxBatchSize: 32, maxDelayMs: 2 }'));
@@ -127,7 +130,7 @@ if (models.mnist) {
 }
 
 // 4. A shufflenet-sized input (150,528 floats): V2 JSON vs the binary data extension.
-{
+if (want('binary')) {
   log('150k-float input: JSON vs binary');
   const reg = registry('big', one('big', models.big));
   const shape = [1, 3, 224, 224];
@@ -150,7 +153,7 @@ if (models.mnist) {
 
 // 5. Light-model latency while a heavy model (1024-wide, 5 layers) is saturated by 16 connections:
 // in one process (the target: isolation inside a gateway), and with the default PROCESSES.
-for (const processes of ['1', 'auto']) {
+for (const processes of want('isolation') ? ['1', 'auto'] : []) {
   log(`isolation, PROCESSES=${processes}`);
   const reg = registry('iso', `models:\n  light:\n    versions: { "1": { uri: ${models.tiny}, weight: 1 } }\n  heavy:\n    versions: { "1": { uri: ${models.heavy}, weight: 1 } }\n`);
   const gw = await gateway('gateway', reg, { PROCESSES: processes }).start();
@@ -170,7 +173,7 @@ for (const processes of ['1', 'auto']) {
 }
 
 // 6. 50 concurrent first requests to a cold version: one load (per process).
-{
+if (want('cold')) {
   log('cold version');
   for (const processes of ['1', 'auto']) {
     const reg = registry(`cold-${processes}`, `models:\n  m:\n    versions:\n      "1": { uri: ${models.tiny}, weight: 1 }\n      "2": { uri: ${models.mlp784}, weight: 0 }\n`);
@@ -189,7 +192,7 @@ for (const processes of ['1', 'auto']) {
 }
 
 // 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time.
-{
+if (want('cycle')) {
   log('cache cycling');
   const maxBytes = 5 * models.cycleBytes + 1024;
   const versions = models.cycle.map((uri, i) => `      "${i + 1}": { uri: ${uri}, weight: ${i === 0 ? 1 : 0} }`).join('\n');
