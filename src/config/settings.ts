@@ -35,7 +35,7 @@ export interface Settings {
     readonly inflight: number;
     readonly queue: number;
   };
-  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster. */
+  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster; default one per core. */
   readonly processes: number;
   /** INFERENCE_THREADS: worker threads per process running models; 0 = on the event loop. */
   readonly inferenceThreads: number;
@@ -84,9 +84,9 @@ export function parseSettings(env: Env): Settings {
   const cores = os.availableParallelism();
   // One process per core by default: the benchmark (docs/benchmarks.md) shows one Node process
   // cannot match a hand-written inline server on small JSON models, and two on two cores can.
-  // One process by default: the guard, admin reloads, the console and gRPC are per process (see README).
-  const processesRaw = value('PROCESSES') ?? '1';
-  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
+  // The processes act as one gateway (src/cluster/): guard, reloads, console, cache bounds.
+  const processesRaw = value('PROCESSES') ?? 'auto';
+  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', cores, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),

@@ -4,10 +4,10 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSettings } from '../src/config/settings.js';
-import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from './support/harness.js';
-import { doubler } from './support/models.js';
-import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
+import { parseSettings } from '../../src/config/settings.js';
+import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from '../support/harness.js';
+import { doubler } from '../support/models.js';
+import { runToExit, startServerProcess, type ServerProcess } from '../support/process.js';
 
 const temp = makeTempDir();
 let server: ServerProcess;
@@ -93,11 +93,12 @@ describe('cluster mode start-up failure', () => {
 
 describe('PROCESSES and INFERENCE_THREADS settings', () => {
   const cores = os.availableParallelism();
-  it('defaults to one process with a thread per core; auto is one process per core, sharing the cores', () => {
+  it('defaults to one process per core (auto), sharing the cores among their threads', () => {
     const s = parseSettings({});
-    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, cores, 60]);
+    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([cores, 1, 60]); // cores ÷ processes
     const auto = parseSettings({ PROCESSES: 'auto' });
-    expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]); // cores ÷ processes
+    expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]);
+    expect(parseSettings({ PROCESSES: '' }).processes).toBe(cores);
   });
   it('takes explicit values, 0 threads meaning inference on the event loop', () => {
     const s = parseSettings({ PROCESSES: '1', INFERENCE_THREADS: '0', INFERENCE_HANG_SECONDS: '2.5' });
