@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSettings } from '../../src/config/settings.js';
+import { availableCores, parseSettings } from '../../src/config/settings.js';
 import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from '../support/harness.js';
 import { doubler } from '../support/models.js';
 import { runToExit, startServerProcess, type ServerProcess } from '../support/process.js';
@@ -100,6 +100,25 @@ describe('PROCESSES and INFERENCE_THREADS settings', () => {
     expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]);
     expect(parseSettings({ PROCESSES: '' }).processes).toBe(cores);
   });
+  it('counts the cores of a container CPU limit (cgroup v2 or v1), not the whole machine', () => {
+    const files = (map: Record<string, string>) => (file: string) => {
+      const text = map[file];
+      if (text === undefined) throw new Error(`ENOENT ${file}`);
+      return text;
+    };
+    expect(availableCores(files({}))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' }))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': '100000 100000\n' }))).toBe(1);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' }))).toBe(1); // half a CPU: one process
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': `${cores * 400000} 100000` }))).toBe(cores); // never more than the machine
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(1);
+    // PROCESSES=auto follows those cores; the threads share them.
+    expect([parseSettings({}, 1).processes, parseSettings({}, 1).inferenceThreads]).toEqual([1, 1]);
+    expect([parseSettings({}, 4).processes, parseSettings({}, 4).inferenceThreads]).toEqual([4, 1]);
+    expect([parseSettings({ PROCESSES: '2' }, 4).processes, parseSettings({ PROCESSES: '2' }, 4).inferenceThreads]).toEqual([2, 2]);
+  });
+
   it('takes explicit values, 0 threads meaning inference on the event loop', () => {
     const s = parseSettings({ PROCESSES: '1', INFERENCE_THREADS: '0', INFERENCE_HANG_SECONDS: '2.5' });
     expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, 0, 2.5]);
