@@ -112,7 +112,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.syncRevision(initial.revision, traffic.weightByName);
 
   const ownFactory = options.sessionFactory ? undefined : sessionFactoryFor(options);
-  const cacheLimits = (limits: CacheLimits): CacheLimits => cacheShare(limits, options.processes ?? 1);
+  // REMOTE_MODEL_PATH has one model and no bounds a user set: every process holds that model whole.
+  const cacheLimits = (limits: CacheLimits): CacheLimits => (options.remoteModelPath ? limits : cacheShare(limits, options.processes ?? 1));
   const cache = new ModelCache({
     limits: cacheLimits(initial.revision.cache),
     store,
