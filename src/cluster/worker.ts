@@ -84,8 +84,9 @@ export function joinCluster(gateway: Gateway, log: ClusterLogger): boolean {
   });
 
   // --- questions for every process ---
+  // This process answers its own questions too; should even that fail, it speaks for itself alone.
   gateway.admin.usePeers({
-    statuses: async () => (await ask<RegistryStatus>('status')).answers,
+    statuses: async () => orOwn((await ask<RegistryStatus>('status')).answers, () => gateway.admin.status()),
     reloads: async () => {
       const { answers, missing } = await ask<ReloadOutcome>('reload');
       if (missing === 0) return answers;
@@ -93,7 +94,7 @@ export function joinCluster(gateway: Gateway, log: ClusterLogger): boolean {
       return [...answers, { result: 'unreachable', revision, problems: [`${missing} gateway process(es) did not finish the reload`] }];
     },
   });
-  gateway.console.usePeers(async () => (await ask<ConsolePart>('console')).answers);
+  gateway.console.usePeers(async () => orOwn((await ask<ConsolePart>('console')).answers, () => gateway.console.localPart()));
   const answer = (question: Question): Promise<unknown> | unknown => {
     if (question === 'status') return gateway.admin.status();
     if (question === 'console') return gateway.console.localPart();
@@ -133,4 +134,8 @@ export function joinCluster(gateway: Gateway, log: ClusterLogger): boolean {
   });
   send({ type: 'mg:joined' });
   return true;
+}
+
+async function orOwn<T>(answers: T[], own: () => T | Promise<T>): Promise<T[]> {
+  return answers.length > 0 ? answers : [await own()];
 }
