@@ -1,31 +1,25 @@
 // A gateway process in a cluster: joins the primary's hub (hub.ts) so the processes act as one
-// gateway. Its guarded outcomes go out in small batches (one message per FLUSH_MS at most, never
-// one per request) and the others' come in; its rollback decisions are claimed; /admin/registry,
+// gateway. Its guarded outcomes go out in small batches (guard-outbox.ts: never a message per
+// request) and the others' come in; its rollback decisions are claimed; /admin/registry,
 // POST /admin/reload and the console ask every process; a scrape answers the sum of all.
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { ConsolePart } from '../console/snapshot.js';
 import type { Gateway } from '../gateway.js';
-import { versionKey } from '../registry/revision.js';
 import type { ReloadOutcome } from '../rollout/reloader.js';
 import type { RegistryStatus } from '../service/admin-service.js';
+import { GuardOutbox } from './guard-outbox.js';
 import type { ClusterLogger } from './primary.js';
 import {
   isMessage,
   METRICS_REPLY,
   METRICS_REQUEST,
-  type GuardBatch,
   type MetricsReply,
   type MetricsRequest,
   type PrimaryMessage,
   type Question,
   type WorkerMessage,
 } from './messages.js';
-
-/** Guard batches leave at most this long after their first outcome... */
-const FLUSH_MS = 20;
-/** ...or as soon as one version has this many outcomes waiting. */
-const FLUSH_SAMPLES = 256;
 
 /** In a cluster worker: joins the hub. False outside a cluster (nothing to do). */
 export function joinCluster(gateway: Gateway, log: ClusterLogger): boolean {
@@ -55,29 +49,11 @@ export function joinCluster(gateway: Gateway, log: ClusterLogger): boolean {
   });
 
   // --- the guard: outcomes out in batches, decisions claimed ---
-  const outbox = new Map<string, GuardBatch>();
-  let flushTimer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    clearTimeout(flushTimer);
-    flushTimer = undefined;
-    if (outbox.size === 0) return;
-    send({ type: 'mg:guard', batches: [...outbox.values()] });
-    outbox.clear();
-  };
+  const outbox = new GuardOutbox((batches) => send({ type: 'mg:guard', batches }));
   gateway.controller.usePeers({
-    share(model, version, error, latencyMs) {
-      const k = versionKey(model, version);
-      let batch = outbox.get(k);
-      if (!batch) {
-        batch = { model, version, samples: [] };
-        outbox.set(k, batch);
-      }
-      batch.samples.push(latencyMs, error ? 1 : 0);
-      if (batch.samples.length >= 2 * FLUSH_SAMPLES) flush();
-      else if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_MS).unref();
-    },
+    share: (model, version, error, latencyMs) => outbox.add(model, version, error, latencyMs),
     claim: async (claim) => {
-      flush(); // the others' guards see what this one saw before they hear of the claim
+      outbox.flush(); // the others' guards see what this one saw before they hear of the claim
       return (await call<Extract<PrimaryMessage, { type: 'mg:claimed' }>>((id) => ({ type: 'mg:claim', id, claim }))).won;
     },
     persisted: (model, version) => send({ type: 'mg:persisted', model, version }),
