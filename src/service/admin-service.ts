@@ -161,10 +161,10 @@ export function mergeStatuses(statuses: readonly RegistryStatus[]): RegistryStat
           state: loaded.length > 0 ? 'loaded' : all.some((x) => x.state === 'failed') ? 'failed' : 'loadable',
           loaded: loaded.length > 0,
           bytes: loaded[0]?.bytes ?? null,
+          // The window of the process that has heard the most (the others' batches may be in flight).
           guard: v.guard && {
-            ...(busiest.guard ?? v.guard),
             ...(rolledBack?.guard ?? { state: 'ok' }),
-            ...(all.some((x) => x.guard?.persisted) ? { persisted: true } : {}),
+            ...(rolledBack && all.some((x) => x.guard?.persisted) ? { persisted: true } : {}),
             requests: busiest.guard?.requests ?? 0,
             errorRate: busiest.guard?.errorRate ?? 0,
             p99Ms: busiest.guard?.p99Ms ?? 0,
