@@ -17,7 +17,7 @@ beforeAll(async () => {
   const registry = writeFile(temp.dir, 'registry.yaml', 'models:\n  m:\n    versions:\n      "1": { uri: ./m.onnx, weight: 1 }\n');
   server = await startServerProcess(process.execPath, [path.join(REPO_ROOT, 'dist', 'server.js')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', PROCESSES: '2', INFERENCE_THREADS: '1', MODEL_REGISTRY: registry, MODEL_CACHE_DIR: path.join(temp.dir, 'cache') },
+    env: { ...process.env, PORT: '0', PROCESSES: '2', INFERENCE_THREADS: '1', MODEL_REGISTRY: registry, MODEL_CACHE_DIR: path.join(temp.dir, 'cache'), ADMIN_TOKEN: 'processes-token' },
   });
   // Both processes warm: each loads the version once (cache per process).
   for (let i = 0; i < 100; i++) {
@@ -67,6 +67,10 @@ describe('cluster mode (PROCESSES=2)', () => {
       ),
     );
     expect(answers).toEqual(Array(10).fill(200));
+    // The dead process left the hub: a reload asks only running processes (waiting on the dead
+    // one would outlast this test, then answer 503).
+    const reload = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer processes-token', connection: 'close' } });
+    expect([reload.status, ((await reload.json()) as { result: string }).result]).toEqual([200, 'unchanged']);
   });
 
   it('stops on SIGTERM: the primary forwards it, both processes drain, exit code 0', async () => {
