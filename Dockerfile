@@ -34,4 +34,6 @@ USER node
 EXPOSE 8080 8081
 HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/v2/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself, so in-flight requests drain.
+# One gateway process per CPU the container may use (PROCESSES=auto, the default: a CPU limit
+# such as `docker run --cpus 2` counts, not the host's cores); PROCESSES=1 for a single process.
 CMD ["node", "dist/server.js"]

@@ -12,6 +12,7 @@ import { createOrtSessionFactory, type SessionFactory } from './inference/sessio
 import { GatewayMetrics } from './metrics/metrics.js';
 import { Admission, type AdmissionLimits } from './service/admission.js';
 import { RegistryHolder } from './registry/holder.js';
+import type { CacheLimits } from './registry/revision.js';
 import { singleModelSource, storeSource, type RegistrySource } from './registry/source.js';
 import { stableHash, type RouteDeps } from './routing/route.js';
 import { RolloutController } from './rollout/controller.js';
@@ -61,6 +62,11 @@ export interface GatewayOptions {
   readonly pollSeconds?: number;
   /** ADMIN_TOKEN; unset = /admin/* answers 404. */
   readonly adminToken?: string | undefined;
+  /**
+   * PROCESSES: the gateway processes sharing the registry's cache bounds. Each holds its share,
+   * the bound ÷ processes (at least one model), so the cluster as a whole keeps within them.
+   */
+  readonly processes?: number;
   /** The clock (ms) of the guard and of the console's statistics. */
   readonly now?: () => number;
 }
@@ -106,8 +112,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.syncRevision(initial.revision, traffic.weightByName);
 
   const ownFactory = options.sessionFactory ? undefined : sessionFactoryFor(options);
+  // REMOTE_MODEL_PATH has one model and no bounds a user set: every process holds that model whole.
+  const cacheLimits = (limits: CacheLimits): CacheLimits => (options.remoteModelPath ? limits : cacheShare(limits, options.processes ?? 1));
   const cache = new ModelCache({
-    limits: initial.revision.cache,
+    limits: cacheLimits(initial.revision.cache),
     store,
     factory: options.sessionFactory ?? (ownFactory as SessionFactory),
     metrics,
@@ -126,6 +134,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       log: options.log,
       probeModel: (location) => store.probe(location),
       prune: (keep) => store.prune(keep),
+      cacheLimits,
     },
     initial,
   );
@@ -206,6 +215,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await ownFactory?.close?.();
     },
   };
+}
+
+/** One process's part of the cache bounds when `processes` share them: at least one model, one byte. */
+export function cacheShare(limits: CacheLimits, processes: number): CacheLimits {
+  if (processes <= 1) return limits;
+  return { maxModels: Math.max(1, Math.floor(limits.maxModels / processes)), maxBytes: Math.max(1, Math.floor(limits.maxBytes / processes)) };
 }
 
 /** Models run in a pool of worker threads, unless INFERENCE_THREADS is 0 (on the event loop). */

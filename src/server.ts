@@ -1,7 +1,8 @@
 // Entry point: the only module that reads the environment, listens, and handles signals.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { isClusterPrimary, joinCluster, runPrimary } from './cluster.js';
+import { isClusterPrimary, runPrimary } from './cluster/primary.js';
+import { joinCluster } from './cluster/worker.js';
 import { parseSettings, SettingsError } from './config/settings.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logging/logger.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
         timeoutMs: settings.requestTimeoutSeconds * 1000,
       },
       inferenceThreads: settings.inferenceThreads,
+      processes: settings.processes,
       inferenceHangTimeoutMs: settings.inferenceHangSeconds * 1000,
       log,
       serverVersion: packageVersion(),
@@ -61,8 +63,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const clusterMetrics = joinCluster(gateway.metrics.registry);
-  if (clusterMetrics) gateway.metrics.serveTextFrom(clusterMetrics);
+  // In a cluster: metrics, the guard, admin and the console speak for every process.
+  joinCluster(gateway, log);
 
   // --- gRPC endpoint (issue 7): up before HTTP says "listening"; drained in shutdown below ---
   let grpcServer: GrpcServer | undefined;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, REPO_ROOT, writeFile } from './support/harness.js';
@@ -107,6 +108,8 @@ describe('the entry point', () => {
         // runs started together would all finish before the signal is even seen.
         MAX_INFLIGHT_PER_VERSION: '1',
         MAX_QUEUE_PER_VERSION: '100',
+        // The default (one process per core), as `npm start` runs in production.
+        PROCESSES: '',
       });
       await waitReady(s.url);
       // Readiness is polled on one kept-alive connection, opened now: a new connection would
@@ -165,8 +168,12 @@ describe('the entry point', () => {
       expect(answers.map((a) => a.status)).toEqual(rows.map(() => 200));
       expect(answers.map((a) => a.body.outputs?.sum?.[0]?.[0])).toEqual(rows.map((r) => r * SLOW_WIDTH));
 
-      // After the drain window the listener is closed: a new connection is refused.
-      await waitForOutput(s, /"msg":"stopped accepting connections"/);
+      // After the drain window the listener is closed: a new connection is refused. In a cluster
+      // the port closes with the last process to stop accepting.
+      const processes = os.availableParallelism();
+      const stoppedAccepting = () => [...s.output().matchAll(/"msg":"stopped accepting connections"/g)].length;
+      for (let i = 0; i < 750 && stoppedAccepting() < processes; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(stoppedAccepting()).toBe(processes);
       const refused = await new Promise<string | undefined>((resolve) => {
         const socket = net.connect(Number(new URL(s.url).port), '127.0.0.1');
         socket.once('connect', () => {
@@ -179,7 +186,8 @@ describe('the entry point', () => {
 
       expect(await s.exited).toBe(0); // npm's own exit code, not only node's
       const log = s.output();
-      expect(log).toContain('"msg":"stopped"');
+      // Every process of the default cluster (one per core) drained and stopped.
+      expect([...log.matchAll(/"msg":"stopped"/g)]).toHaveLength(processes);
       // Log lines carry ISO times (Cloud Logging's format).
       const times = (msg: string) => Date.parse(new RegExp(`"time":"([^"]+)"[^\\n]*"msg":"${msg}"`).exec(log)?.[1] ?? '');
       expect(times('stopped accepting connections') - times('draining')).toBeGreaterThanOrEqual(drainSeconds * 1000 - 50);

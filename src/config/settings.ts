@@ -1,5 +1,6 @@
 // The process environment, parsed once into a typed, frozen object. Only the entry point calls
 // this; everything else receives the values it needs.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseByteSize } from '../registry/schema.js';
@@ -35,7 +36,7 @@ export interface Settings {
     readonly inflight: number;
     readonly queue: number;
   };
-  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster. */
+  /** PROCESSES: gateway processes sharing the port (node:cluster); 1 = no cluster; default one per core. */
   readonly processes: number;
   /** INFERENCE_THREADS: worker threads per process running models; 0 = on the event loop. */
   readonly inferenceThreads: number;
@@ -52,7 +53,40 @@ export class SettingsError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function parseSettings(env: Env): Settings {
+/**
+ * The cores this process may use: the machine's, or fewer under a container's CPU limit (cgroup
+ * v2 cpu.max, v1 CFS quota), rounded up. Node's availableParallelism() counts the CPUs it may be
+ * scheduled on, which in a container limited to 2 CPUs on a 64-core node is 64: PROCESSES=auto
+ * must not start 64 gateways there.
+ */
+export function availableCores(read: (file: string) => string = (file) => readFileSync(file, 'utf8')): number {
+  const cores = os.availableParallelism();
+  const limit = cgroupCpuLimit(read);
+  return limit === undefined ? cores : Math.max(1, Math.min(cores, Math.ceil(limit)));
+}
+
+function cgroupCpuLimit(read: (file: string) => string): number | undefined {
+  const attempt = (fn: () => number | undefined): number | undefined => {
+    try {
+      const n = fn();
+      return n !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+    } catch {
+      return undefined; // no such cgroup file: not limited that way
+    }
+  };
+  return (
+    attempt(() => {
+      const [quota, period] = read('/sys/fs/cgroup/cpu.max').trim().split(/\s+/);
+      return quota === undefined || quota === 'max' ? undefined : Number(quota) / Number(period);
+    }) ??
+    attempt(() => {
+      const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').trim());
+      return quota > 0 ? quota / Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us').trim()) : undefined;
+    })
+  );
+}
+
+export function parseSettings(env: Env, cores: number = availableCores()): Settings {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {
     const v = env[name];
@@ -81,12 +115,11 @@ export function parseSettings(env: Env): Settings {
     problems.push('MODEL_REGISTRY and REMOTE_MODEL_PATH are both set: set MODEL_REGISTRY for a registry of models, or REMOTE_MODEL_PATH for one model, not both');
   }
 
-  const cores = os.availableParallelism();
   // One process per core by default: the benchmark (docs/benchmarks.md) shows one Node process
   // cannot match a hand-written inline server on small JSON models, and two on two cores can.
-  // One process by default: the guard, admin reloads, the console and gRPC are per process (see README).
-  const processesRaw = value('PROCESSES') ?? '1';
-  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
+  // The processes act as one gateway (src/cluster/): guard, reloads, console, cache bounds.
+  const processesRaw = value('PROCESSES') ?? 'auto';
+  const processes = processesRaw === 'auto' ? cores : number('PROCESSES', cores, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer from 1 to 256, or auto (one per core)');
   const settings: Settings = {
     registry: value('MODEL_REGISTRY') ?? 'config/models.yaml',
     remoteModelPath: value('REMOTE_MODEL_PATH'),

@@ -1,7 +1,7 @@
 // Live snapshots for the console's event streams: while anyone watches, one snapshot a second is
 // built once and sent to every open stream. Streams end when the gateway starts draining (so an
 // open console never holds the HTTP server's close) or when the gateway closes.
-import { buildSnapshot, type ConsoleSnapshot, type SnapshotDeps } from './snapshot.js';
+import { buildSnapshot, localPart, mergedSnapshot, type ConsolePart, type ConsoleSnapshot, type SnapshotDeps } from './snapshot.js';
 
 export interface FeedDeps extends SnapshotDeps {
   /** True once shutdown has begun (Lifecycle.draining). */
@@ -21,11 +21,23 @@ export class ConsoleFeed {
   private readonly subscribers = new Set<Subscriber>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private parts: (() => Promise<ConsolePart[]>) | undefined;
 
   constructor(private readonly deps: FeedDeps) {}
 
-  snapshot(): Promise<ConsoleSnapshot> {
-    return buildSnapshot(this.deps);
+  /** Joins a cluster: snapshots then show every process's part (src/cluster/worker.ts). */
+  usePeers(parts: () => Promise<ConsolePart[]>): void {
+    this.parts = parts;
+  }
+
+  /** The gateway's snapshot: this process's, or in a cluster the whole gateway's. */
+  async snapshot(): Promise<ConsoleSnapshot> {
+    return this.parts ? mergedSnapshot(await this.parts()) : buildSnapshot(this.deps);
+  }
+
+  /** This process's part of a cluster's snapshot. */
+  localPart(): Promise<ConsolePart> {
+    return localPart(this.deps);
   }
 
   /** False when no new stream may start (draining or closed). */

@@ -5,8 +5,9 @@
 import { fileURLToPath } from 'node:url';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { versionKey } from '../registry/revision.js';
-import type { AdminService, VersionStatus } from '../service/admin-service.js';
-import type { Sparkline, TrafficStats, VersionSummary } from '../stats/traffic-stats.js';
+import { mergeStatuses, type AdminService, type RegistryStatus, type VersionStatus } from '../service/admin-service.js';
+import { MergedStats } from '../stats/merged-stats.js';
+import type { Sparkline, StatsExport, StatsView, TrafficStats, VersionSummary } from '../stats/traffic-stats.js';
 
 /** The window of the "now" columns (share, rps, errors, latency). */
 export const WINDOW_SECONDS = 60;
@@ -73,16 +74,46 @@ function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-export async function buildSnapshot(deps: SnapshotDeps): Promise<ConsoleSnapshot> {
-  const status = deps.admin.status();
-  const rollbackMetric = await deps.metrics.rollbacks.get();
+/** What one process of a cluster contributes to the console (plain data, sent between processes). */
+export interface ConsolePart {
+  readonly status: RegistryStatus;
+  readonly stats: StatsExport;
+  /** Rollbacks counted by this process, by versionKey. */
+  readonly rollbacks: ReadonlyArray<readonly [string, number]>;
+}
+
+async function rollbackCounts(metrics: GatewayMetrics): Promise<Map<string, number>> {
   const rollbacks = new Map<string, number>();
-  for (const { labels, value } of rollbackMetric.values) rollbacks.set(vkey(labels), (rollbacks.get(vkey(labels)) ?? 0) + value);
+  for (const { labels, value } of (await metrics.rollbacks.get()).values) rollbacks.set(vkey(labels), (rollbacks.get(vkey(labels)) ?? 0) + value);
+  return rollbacks;
+}
+
+export async function localPart(deps: SnapshotDeps): Promise<ConsolePart> {
+  return { status: deps.admin.status(), stats: deps.stats.export(WINDOW_SECONDS), rollbacks: [...(await rollbackCounts(deps.metrics))] };
+}
+
+/** This process's snapshot. */
+export async function buildSnapshot(deps: SnapshotDeps): Promise<ConsoleSnapshot> {
+  return snapshotOf(deps.admin.status(), deps.stats, await rollbackCounts(deps.metrics));
+}
+
+/** A cluster's snapshot: statuses merged, statistics and rollback counts summed. */
+export function mergedSnapshot(parts: readonly ConsolePart[]): ConsoleSnapshot {
+  const rollbacks = new Map<string, number>();
+  for (const part of parts) for (const [k, n] of part.rollbacks) rollbacks.set(k, (rollbacks.get(k) ?? 0) + n);
+  return snapshotOf(
+    mergeStatuses(parts.map((p) => p.status)),
+    new MergedStats(parts.map((p) => p.stats)),
+    rollbacks,
+  );
+}
+
+function snapshotOf(status: RegistryStatus, stats: StatsView, rollbacks: ReadonlyMap<string, number>): ConsoleSnapshot {
   const registry = cliRegistry(status.source);
 
   const models = status.models.map((model): ConsoleModel => {
     const declaredTotal = model.versions.reduce((sum, v) => sum + v.weight, 0);
-    const summaries = model.versions.map((v) => deps.stats.summary(model.name, v.name, WINDOW_SECONDS));
+    const summaries = model.versions.map((v) => stats.summary(model.name, v.name, WINDOW_SECONDS));
     const modelRequests = summaries.reduce((sum, s) => sum + s.requests, 0);
     const versions = model.versions.map((v, i): ConsoleVersion => {
       const summary = summaries[i] as VersionSummary;
@@ -98,12 +129,12 @@ export async function buildSnapshot(deps: SnapshotDeps): Promise<ConsoleSnapshot
         state: v.state,
         loaded: v.loaded,
         bytes: v.bytes,
-        loadMs: deps.stats.lastLoadMs(model.name, v.name),
+        loadMs: stats.lastLoadMs(model.name, v.name),
         shadowFraction: v.shadow,
         shadowMatchRatio: compared > 0 ? summary.shadow.match / compared : null,
         rollbacks: rollbacks.get(key) ?? 0,
         guard: v.guard ? { state: v.guard.state, ...(v.guard.reason ? { reason: v.guard.reason } : {}), ...(v.guard.at ? { at: v.guard.at } : {}) } : null,
-        spark: deps.stats.sparkline(model.name, v.name),
+        spark: stats.sparkline(model.name, v.name),
       };
     });
     const name = shellWord(model.name);

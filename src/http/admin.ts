@@ -22,9 +22,9 @@ export function requireAdmin(token: string | undefined, path: string, bearerFrom
 }
 
 export function addAdminRoutes(router: Router, admin: AdminService, token: string | undefined): void {
-  router.get('/admin/registry', requireAdmin(token, '/admin/registry'), (ctx) => {
+  router.get('/admin/registry', requireAdmin(token, '/admin/registry'), async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = admin.status();
+    ctx.body = await admin.registryStatus();
   });
   router.post('/admin/reload', requireAdmin(token, '/admin/reload'), async (ctx) => {
     const outcome = await admin.reload();

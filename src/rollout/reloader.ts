@@ -7,7 +7,7 @@ import { cacheKey, type ModelCache } from '../cache/model-cache.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { RegistryHolder } from '../registry/holder.js';
 import { formatProblem, RegistryValidationError } from '../registry/parse.js';
-import type { Revision, VersionEntry } from '../registry/revision.js';
+import type { CacheLimits, Revision, VersionEntry } from '../registry/revision.js';
 import type { RegistrySource, SourceRead } from '../registry/source.js';
 import type { Location } from '../storage/location.js';
 import type { Guard } from './guard.js';
@@ -40,6 +40,8 @@ export interface ReloaderDeps {
   readonly probeModel: (location: Location) => Promise<string>;
   /** Deletes cached downloads no revision uses (optional: local-only stores have none). */
   readonly prune?: (keep: readonly Location[]) => Promise<unknown>;
+  /** This process's part of a revision's cache bounds (a cluster shares them out); default: all. */
+  readonly cacheLimits?: (limits: CacheLimits) => CacheLimits;
   /** Called after a new revision is live. */
   readonly onSwap?: (next: Revision, previous: Revision) => void;
 }
@@ -137,7 +139,7 @@ export class Reloader {
     traffic.reset();
     holder.swap(next);
     cache.retain(versionsOf(next));
-    cache.setLimits(next.cache);
+    cache.setLimits(this.deps.cacheLimits?.(next.cache) ?? next.cache);
     metrics.syncRevision(next, traffic.weightByName);
     metrics.registryReloads.inc({ result: 'success' });
     this.applied = read.contentVersion;

@@ -56,9 +56,38 @@ export interface AdminDeps {
   readonly sourceDescription: string;
 }
 
+/** Every process of a cluster (src/cluster/worker.ts): the same question put to each of them. */
+export interface AdminPeers {
+  statuses(): Promise<RegistryStatus[]>;
+  reloads(): Promise<ReloadOutcome[]>;
+}
+
 export class AdminService {
+  private peers: AdminPeers | undefined;
+
   constructor(private readonly deps: AdminDeps) {}
 
+  /** Joins a cluster: registryStatus() and reload() then speak for every process. */
+  usePeers(peers: AdminPeers): void {
+    this.peers = peers;
+  }
+
+  /** The gateway's status: this process's, or every process's merged (mergeStatuses). */
+  async registryStatus(): Promise<RegistryStatus> {
+    return this.peers ? mergeStatuses(await this.peers.statuses()) : this.status();
+  }
+
+  /** Checks the registry source now, in every process of a cluster before answering. */
+  async reload(): Promise<ReloadOutcome> {
+    return this.peers ? mergeReloads(await this.peers.reloads()) : this.reloadHere();
+  }
+
+  /** This process's check of the registry source. */
+  reloadHere(): Promise<ReloadOutcome> {
+    return this.deps.reloader.check();
+  }
+
+  /** This process's status. */
   status(): RegistryStatus {
     const { registry, cache, traffic, guard, controller, reloader } = this.deps;
     const revision = registry.current();
@@ -104,8 +133,56 @@ export class AdminService {
     });
     return { revision: revision.id, source: this.deps.sourceDescription, loadedAt: reloader.loadedAt.toISOString(), models };
   }
+}
 
-  reload(): Promise<ReloadOutcome> {
-    return this.deps.reloader.check();
-  }
+/**
+ * One status for several processes. The registry is the first process's (they converge through
+ * the source); a version is loaded where any process has it loaded (bytes: one copy), failed
+ * only where none has it; its guard state is the most advanced any process reports, since every
+ * process's guard hears the whole cluster's traffic.
+ */
+export function mergeStatuses(statuses: readonly RegistryStatus[]): RegistryStatus {
+  const [first, ...rest] = statuses;
+  if (!first) throw new Error('no status to merge');
+  const others = rest.map((s) => new Map(s.models.flatMap((m) => m.versions.map((v) => [versionKey(m.name, v.name), v] as const))));
+  return {
+    ...first,
+    models: first.models.map((model) => ({
+      ...model,
+      versions: model.versions.map((v) => {
+        const all = [v, ...others.map((o) => o.get(versionKey(model.name, v.name))).filter((x): x is VersionStatus => x !== undefined)];
+        const loaded = all.filter((x) => x.loaded);
+        const rolledBack = all.find((x) => x.guard?.state === 'rolled_back');
+        const busiest = all.reduce((a, b) => ((b.guard?.requests ?? 0) > (a.guard?.requests ?? 0) ? b : a));
+        return {
+          ...v,
+          effectiveWeight: Math.min(...all.map((x) => x.effectiveWeight)),
+          share: rolledBack ? rolledBack.share : v.share,
+          state: loaded.length > 0 ? 'loaded' : all.some((x) => x.state === 'failed') ? 'failed' : 'loadable',
+          loaded: loaded.length > 0,
+          bytes: loaded[0]?.bytes ?? null,
+          // The window of the process that has heard the most (the others' batches may be in flight).
+          guard: v.guard && {
+            ...(rolledBack?.guard ?? { state: 'ok' }),
+            ...(rolledBack && all.some((x) => x.guard?.persisted) ? { persisted: true } : {}),
+            requests: busiest.guard?.requests ?? 0,
+            errorRate: busiest.guard?.errorRate ?? 0,
+            p99Ms: busiest.guard?.p99Ms ?? 0,
+          },
+        } satisfies VersionStatus;
+      }),
+    })),
+  };
+}
+
+/**
+ * One answer for a reload run in every process: the first invalid or unreachable outcome (with
+ * its problems) if any process had one, else success if any process swapped revisions.
+ */
+export function mergeReloads(outcomes: readonly ReloadOutcome[]): ReloadOutcome {
+  const failed = outcomes.find((o) => o.result === 'invalid') ?? outcomes.find((o) => o.result === 'unreachable');
+  if (failed) return failed;
+  const first = outcomes[0];
+  if (!first) throw new Error('no reload outcome to merge');
+  return outcomes.find((o) => o.result === 'success') ?? first;
 }

@@ -3,7 +3,7 @@
 // (fallbacks, shadow comparisons). Bounded: one ten-minute ring per registry version.
 import type { InferenceOutcome } from '../metrics/metrics.js';
 import { versionKey } from '../registry/revision.js';
-import { emptyAggregate, quantileMs, RING_SECONDS, SecondRing, type CountField } from './ring.js';
+import { emptyAggregate, quantileMs, RING_SECONDS, SecondRing, type Aggregate, type CountField } from './ring.js';
 
 export interface VersionSummary {
   /** Requests over the window (every outcome). */
@@ -31,7 +31,55 @@ export interface Sparkline {
 
 const key = versionKey;
 
-export class TrafficStats {
+/** What the console reads: one process's TrafficStats, or a cluster's merged (merged-stats.ts). */
+export interface StatsView {
+  summary(model: string, version: string, windowSeconds?: number): VersionSummary;
+  sparkline(model: string, version: string, points?: number): Sparkline;
+  lastLoadMs(model: string, version: string): number | null;
+}
+
+/** One version's window and sparkline steps as plain data, to be summed with other processes'. */
+export interface VersionExport {
+  readonly createdAt: number;
+  readonly lastLoadMs: number | null;
+  readonly window: Aggregate;
+  readonly steps: readonly Aggregate[];
+}
+
+/** Everything a StatsView shows, as plain data (sent between the processes of a cluster). */
+export interface StatsExport {
+  /** The second it was taken at. */
+  readonly now: number;
+  readonly windowSeconds: number;
+  readonly stepSeconds: number;
+  readonly versions: Readonly<Record<string, VersionExport>>;
+}
+
+/** A span of traffic summed up; `span` is the seconds the rate is taken over. */
+export function summarize(agg: Aggregate, span: number): VersionSummary {
+  const { requests, counts } = agg;
+  return {
+    requests,
+    rps: requests / span,
+    errors: counts.errors,
+    errorRatio: requests > 0 ? counts.errors / requests : 0,
+    p50Ms: quantileMs(agg, 0.5),
+    p99Ms: quantileMs(agg, 0.99),
+    fallbacks: counts.fallbacks,
+    shadow: { match: counts.shadowMatch, mismatch: counts.shadowMismatch, error: counts.shadowError },
+  };
+}
+
+export function sparklineOf(steps: readonly Aggregate[], stepSeconds: number): Sparkline {
+  return { stepSeconds, rps: steps.map((a) => a.requests / stepSeconds), p99Ms: steps.map((a) => quantileMs(a, 0.99)) };
+}
+
+/** The seconds a window's rate is taken over: a version watched for less than the window, since then. */
+export function rateSpan(windowSeconds: number, now: number, createdAt: number): number {
+  return Math.max(1, Math.min(windowSeconds, now - createdAt + 1));
+}
+
+export class TrafficStats implements StatsView {
   private readonly rings = new Map<string, SecondRing>();
   private readonly lastLoad = new Map<string, number>();
 
@@ -64,35 +112,33 @@ export class TrafficStats {
     const now = this.second();
     const ring = this.rings.get(key(model, version));
     const agg = ring ? ring.sum(now - windowSeconds + 1, now) : emptyAggregate();
-    // A version watched for less than the window has its rate taken over the time it was watched.
-    const span = Math.max(1, Math.min(windowSeconds, now - (ring?.createdAt ?? now) + 1));
-    const { requests, counts } = agg;
-    return {
-      requests,
-      rps: requests / span,
-      errors: counts.errors,
-      errorRatio: requests > 0 ? counts.errors / requests : 0,
-      p50Ms: quantileMs(agg, 0.5),
-      p99Ms: quantileMs(agg, 0.99),
-      fallbacks: counts.fallbacks,
-      shadow: { match: counts.shadowMatch, mismatch: counts.shadowMismatch, error: counts.shadowError },
-    };
+    return summarize(agg, rateSpan(windowSeconds, now, ring?.createdAt ?? now));
   }
 
   /** Requests/s and p99 over the ring's ten minutes, in `points` steps ending now. */
   sparkline(model: string, version: string, points = 60): Sparkline {
-    const step = Math.max(1, Math.floor(RING_SECONDS / points));
+    const step = stepSeconds(points);
+    return sparklineOf(this.steps(this.rings.get(key(model, version)), this.second(), points), step);
+  }
+
+  /** Every watched version's window and sparkline, as plain data. */
+  export(windowSeconds = 60, points = 60): StatsExport {
     const now = this.second();
-    const ring = this.rings.get(key(model, version));
-    const rps: number[] = [];
-    const p99Ms: Array<number | null> = [];
+    const versions: Record<string, VersionExport> = {};
+    for (const [k, ring] of this.rings) {
+      versions[k] = { createdAt: ring.createdAt, lastLoadMs: this.lastLoad.get(k) ?? null, window: ring.sum(now - windowSeconds + 1, now), steps: this.steps(ring, now, points) };
+    }
+    return { now, windowSeconds, stepSeconds: stepSeconds(points), versions };
+  }
+
+  private steps(ring: SecondRing | undefined, now: number, points: number): Aggregate[] {
+    const step = stepSeconds(points);
+    const out: Aggregate[] = [];
     for (let p = points - 1; p >= 0; p--) {
       const to = now - p * step;
-      const agg = ring ? ring.sum(to - step + 1, to) : emptyAggregate();
-      rps.push(agg.requests / step);
-      p99Ms.push(quantileMs(agg, 0.99));
+      out.push(ring ? ring.sum(to - step + 1, to) : emptyAggregate());
     }
-    return { stepSeconds: step, rps, p99Ms };
+    return out;
   }
 
   /**
@@ -123,4 +169,8 @@ export class TrafficStats {
   private second(): number {
     return Math.floor(this.now() / 1000);
   }
+}
+
+function stepSeconds(points: number): number {
+  return Math.max(1, Math.floor(RING_SECONDS / points));
 }

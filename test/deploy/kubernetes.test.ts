@@ -104,6 +104,10 @@ describe('deploy/kubernetes', () => {
     expect(settings.registry).toBe(envValue('MODEL_REGISTRY'));
     expect(settings.port).toBe(8080);
     expect(settings.modelCacheDir).toBe(envValue('MODEL_CACHE_DIR'));
+    // Processes and their inference threads fit the CPU limit (one process per CPU by default).
+    const cpuLimit = Number(String(container.resources.limits.cpu).replace(/m$/, '')) / (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1);
+    expect(settings.processes).toBe(cpuLimit);
+    expect(settings.processes * settings.inferenceThreads).toBeLessThanOrEqual(cpuLimit);
   });
 
   it('gives the pod longer to stop than preStop plus SHUTDOWN_GRACE_SECONDS, so draining finishes before SIGKILL', () => {

@@ -20,7 +20,9 @@ interface SpawnOptions {
 
 function launch(command: string, args: readonly string[], options: SpawnOptions) {
   // gRPC off unless a test asks for it: the default port 8081 would collide between test files.
-  const env = { GRPC_PORT: '0', ...options.env };
+  // One process unless a test asks for more (PROCESSES='' means the default, one per core): the
+  // suite runs on small machines, and the cluster has tests of its own (test/cluster/).
+  const env = { GRPC_PORT: '0', PROCESSES: '1', ...options.env };
   const child = spawn(command, args, { cwd: options.cwd, env, detached: options.detached ?? false });
   let output = '';
   const listeners = new Set<() => void>();

@@ -4,10 +4,10 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSettings } from '../src/config/settings.js';
-import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from './support/harness.js';
-import { doubler } from './support/models.js';
-import { runToExit, startServerProcess, type ServerProcess } from './support/process.js';
+import { availableCores, parseSettings } from '../../src/config/settings.js';
+import { makeTempDir, REPO_ROOT, sampleValue, writeFile } from '../support/harness.js';
+import { doubler } from '../support/models.js';
+import { runToExit, startServerProcess, type ServerProcess } from '../support/process.js';
 
 const temp = makeTempDir();
 let server: ServerProcess;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   const registry = writeFile(temp.dir, 'registry.yaml', 'models:\n  m:\n    versions:\n      "1": { uri: ./m.onnx, weight: 1 }\n');
   server = await startServerProcess(process.execPath, [path.join(REPO_ROOT, 'dist', 'server.js')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', PROCESSES: '2', INFERENCE_THREADS: '1', MODEL_REGISTRY: registry, MODEL_CACHE_DIR: path.join(temp.dir, 'cache') },
+    env: { ...process.env, PORT: '0', PROCESSES: '2', INFERENCE_THREADS: '1', MODEL_REGISTRY: registry, MODEL_CACHE_DIR: path.join(temp.dir, 'cache'), ADMIN_TOKEN: 'processes-token' },
   });
   // Both processes warm: each loads the version once (cache per process).
   for (let i = 0; i < 100; i++) {
@@ -67,6 +67,10 @@ describe('cluster mode (PROCESSES=2)', () => {
       ),
     );
     expect(answers).toEqual(Array(10).fill(200));
+    // The dead process left the hub: a reload asks only running processes (waiting on the dead
+    // one would outlast this test, then answer 503).
+    const reload = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer processes-token', connection: 'close' } });
+    expect([reload.status, ((await reload.json()) as { result: string }).result]).toEqual([200, 'unchanged']);
   });
 
   it('stops on SIGTERM: the primary forwards it, both processes drain, exit code 0', async () => {
@@ -93,12 +97,32 @@ describe('cluster mode start-up failure', () => {
 
 describe('PROCESSES and INFERENCE_THREADS settings', () => {
   const cores = os.availableParallelism();
-  it('defaults to one process with a thread per core; auto is one process per core, sharing the cores', () => {
+  it('defaults to one process per core (auto), sharing the cores among their threads', () => {
     const s = parseSettings({});
-    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, cores, 60]);
+    expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([cores, 1, 60]); // cores ÷ processes
     const auto = parseSettings({ PROCESSES: 'auto' });
-    expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]); // cores ÷ processes
+    expect([auto.processes, auto.inferenceThreads]).toEqual([cores, 1]);
+    expect(parseSettings({ PROCESSES: '' }).processes).toBe(cores);
   });
+  it('counts the cores of a container CPU limit (cgroup v2 or v1), not the whole machine', () => {
+    const files = (map: Record<string, string>) => (file: string) => {
+      const text = map[file];
+      if (text === undefined) throw new Error(`ENOENT ${file}`);
+      return text;
+    };
+    expect(availableCores(files({}))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' }))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': '100000 100000\n' }))).toBe(1);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' }))).toBe(1); // half a CPU: one process
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': `${cores * 400000} 100000` }))).toBe(cores); // never more than the machine
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(1);
+    // PROCESSES=auto follows those cores; the threads share them.
+    expect([parseSettings({}, 1).processes, parseSettings({}, 1).inferenceThreads]).toEqual([1, 1]);
+    expect([parseSettings({}, 4).processes, parseSettings({}, 4).inferenceThreads]).toEqual([4, 1]);
+    expect([parseSettings({ PROCESSES: '2' }, 4).processes, parseSettings({ PROCESSES: '2' }, 4).inferenceThreads]).toEqual([2, 2]);
+  });
+
   it('takes explicit values, 0 threads meaning inference on the event loop', () => {
     const s = parseSettings({ PROCESSES: '1', INFERENCE_THREADS: '0', INFERENCE_HANG_SECONDS: '2.5' });
     expect([s.processes, s.inferenceThreads, s.inferenceHangSeconds]).toEqual([1, 0, 2.5]);
