@@ -7,7 +7,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { AdminService } from '../service/admin-service.js';
 import type { GatewayService } from '../service/gateway-service.js';
 import { requestContext, type HttpLogger } from './middleware.js';
-import { buildRouter, type Lifecycle } from './routes.js';
+import { buildRouter, inferenceFastPath, type Lifecycle } from './routes.js';
 
 export type { Lifecycle } from './routes.js';
 
@@ -30,6 +30,7 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   const router = buildRouter(deps);
   app.use(requestContext(deps.log));
+  app.use(inferenceFastPath(deps));
   if (deps.console) app.use(consoleRouter(deps.console, deps.adminToken).routes());
   app.use(router.routes());
   app.use(router.allowedMethods());

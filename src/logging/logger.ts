@@ -41,11 +41,29 @@ export function cloudTraceFields(project: string | undefined): (obj: Record<stri
   };
 }
 
+/**
+ * pino's isoTime, formatted once per millisecond rather than once per line: a busy gateway
+ * writes several lines each millisecond, and Date#toISOString was a visible part of a request's
+ * cost in profiles. Same text, same field.
+ */
+export function cachedIsoTime(now: () => number = Date.now): () => string {
+  let last = -1;
+  let text = '';
+  return () => {
+    const ms = now();
+    if (ms !== last) {
+      last = ms;
+      text = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return text;
+  };
+}
+
 export function createLogger(settings: LoggerSettings, destination?: DestinationStream): Logger {
   const options = {
     level: settings.logLevel,
     base: { service: 'model-gateway' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: cachedIsoTime(),
     formatters: {
       // pino's numeric level stays beside severity: pino-pretty and jq filters use it.
       level: (label: string, number: number) => ({ severity: SEVERITY[label] ?? 'DEFAULT', level: number }),
