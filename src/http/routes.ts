@@ -11,6 +11,7 @@ import { serverMetadata, serverReadiness, type Lifecycle } from '../service/read
 import { addAdminRoutes } from './admin.js';
 import { readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
+import { TurnGate } from './turn-gate.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
 export type { Lifecycle } from '../service/readiness.js';
@@ -51,11 +52,17 @@ async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: s
   return result;
 }
 
-/** The inference handlers, shared by the fast dispatch below and the router. */
-function inferenceHandlers(deps: RouteDeps) {
+export interface InferenceHandlers {
+  predict(ctx: Context): Promise<void>;
+  v2Infer(ctx: Context, model: string, version: string | undefined): Promise<void>;
+}
+
+/** The inference handlers, shared by the fast dispatch below and the router (one gate for both). */
+export function inferenceHandlers(deps: RouteDeps): InferenceHandlers {
   const { service } = deps;
+  const body = { limitBytes: deps.maxBodyBytes, gate: new TurnGate() };
   const predict = async (ctx: Context): Promise<void> => {
-    const parsed = parsePredict(await readJson(ctx, deps.maxBodyBytes));
+    const parsed = parsePredict(await readJson(ctx, body));
     const model = parsed.model ?? service.soleModel();
     if (model === undefined) throw new GatewayError('BAD_REQUEST', 'invalid request: model: name the model (the registry serves more than one)');
     const result = await infer(ctx, deps, model, undefined, parsed);
@@ -67,7 +74,7 @@ function inferenceHandlers(deps: RouteDeps) {
   };
   const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
     // JSON, or the binary data extension's JSON header and raw tensor bytes (http/binary.ts).
-    const { json, binary } = await readV2Body(ctx, deps.maxBodyBytes);
+    const { json, binary } = await readV2Body(ctx, body);
     const parsed = parseV2Infer(json, undefined, binary);
     const result = await infer(ctx, deps, model, version, parsed);
     writeV2Response(ctx, result, parsed.id, parsed.binaryOutput);
@@ -93,8 +100,7 @@ function segment(raw: string | undefined): string | undefined {
  * dispatch chain) was a measurable part of a tiny model's cost (docs/benchmarks.md). Anything
  * else, and any path these do not match exactly, falls through to the router unchanged.
  */
-export function inferenceFastPath(deps: RouteDeps): Middleware {
-  const { predict, v2Infer } = inferenceHandlers(deps);
+export function inferenceFastPath({ predict, v2Infer }: InferenceHandlers): Middleware {
   return (ctx, next) => {
     if (ctx.method !== 'POST') return next();
     const path = ctx.path;
@@ -114,12 +120,12 @@ export function inferenceFastPath(deps: RouteDeps): Middleware {
   };
 }
 
-export function buildRouter(deps: RouteDeps): Router {
+export function buildRouter(deps: RouteDeps, handlers: InferenceHandlers = inferenceHandlers(deps)): Router {
   const router = new Router();
   const { service } = deps;
 
   // Reached only by what inferenceFastPath passed on (kept so 405s and odd paths behave alike).
-  const { predict, v2Infer } = inferenceHandlers(deps);
+  const { predict, v2Infer } = handlers;
   router.post('/predict', predict);
   router.post('/v2/models/:model/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, undefined));
   router.post('/v2/models/:model/versions/:version/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, ctx.params.version));
