@@ -8,6 +8,8 @@ export interface LoadResult {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** Server CPU (all its processes) per request, µs; set where the caller measured it. */
+  readonly cpuUs?: number;
 }
 
 export interface Shot {

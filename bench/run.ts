@@ -10,7 +10,7 @@ import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
 import { cannon, probe, type LoadResult, type Shot } from './load.js';
 import { buildBenchModels, MODELS_DIR } from './models.js';
 import { mean, table, targets, type Row, type Target } from './report.js';
-import { ROOT, startServer, type Server } from './spawn.js';
+import { ROOT, startServer, treeCpuSeconds, type Server } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -47,6 +47,15 @@ function gateway(label: string, reg: string, env: Record<string, string> = {}): 
   return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...env }, readyPath: '/v2/health/ready' }) };
 }
 
+/** One autocannon run, with the server's CPU (all its processes) per request. */
+async function measured(s: Server, shot: Shot, n: number): Promise<LoadResult> {
+  const pid = s.child.pid ?? -1;
+  const before = treeCpuSeconds(pid);
+  const r = await cannon(s.url, shot, n, SECONDS);
+  const cpuUs = ((treeCpuSeconds(pid) - before) * 1e6) / Math.max(1, r.rps * SECONDS);
+  return { ...r, cpuUs };
+}
+
 /** Each contender in its own process; rounds alternate the order; results averaged per contender. */
 async function compare(scenario: string, contenders: readonly Contender[], shotFor: (c: Contender) => Shot, conns: readonly number[]): Promise<Map<string, Map<number, LoadResult | undefined>>> {
   const servers = new Map<Contender, Server | undefined>();
@@ -68,7 +77,7 @@ async function compare(scenario: string, contenders: readonly Contender[], shotF
       const order = round % 2 === 0 ? contenders : [...contenders].reverse();
       for (const c of order) {
         const s = servers.get(c);
-        if (s) runs.set(c, [...(runs.get(c) ?? []), await cannon(s.url, shotFor(c), n, SECONDS)]);
+        if (s) runs.set(c, [...(runs.get(c) ?? []), await measured(s, shotFor(c), n)]);
       }
     }
     for (const c of contenders) {
@@ -82,6 +91,8 @@ async function compare(scenario: string, contenders: readonly Contender[], shotF
   return out;
 }
 
+const cpuRatio = (a: LoadResult | undefined, b: LoadResult | undefined): string =>
+  a?.cpuUs !== undefined && b?.cpuUs !== undefined && b.cpuUs > 0 ? (a.cpuUs / b.cpuUs).toFixed(2) : '—';
 const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : undefined);
 const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);
 
@@ -97,7 +108,7 @@ if (want('tiny')) {
     for (const g of [gw1, gwN]) {
       const gn = ratio(r.get(g.label)?.get(n), r.get('naive inline')?.get(n));
       const gb = ratio(r.get(g.label)?.get(n), r.get(bare.label)?.get(n));
-      rows.push({ scenario: 'tiny MLP JSON', server: `ratio ${g.label}`, connections: n, result: undefined, note: `gateway/naive ${gn?.toFixed(2) ?? '—'}, gateway/bare ${gb?.toFixed(2) ?? '—'}` });
+      rows.push({ scenario: 'tiny MLP JSON', server: `ratio ${g.label}`, connections: n, result: undefined, note: `gateway/naive ${gn?.toFixed(2) ?? '—'}, gateway/bare ${gb?.toFixed(2) ?? '—'}; CPU per request gateway/naive ${cpuRatio(r.get(g.label)?.get(n), r.get('naive inline')?.get(n))}` });
       if (n === Math.max(...CONNECTIONS)) {
         checks.push({ name: `tiny MLP: ${g.label} / naive, ${n} conns`, value: gn, bound: 1, higherIsBetter: true, unit: '×' });
         checks.push({ name: `tiny MLP: ${g.label} / bare, ${n} conns`, value: gb, bound: 0.5, higherIsBetter: true, unit: '×' });

@@ -1,6 +1,6 @@
 // Starting the three kinds of server as separate processes on free loopback ports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,4 +91,39 @@ export async function startServer(name: string, entry: string, options: StartOpt
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * CPU seconds (user + system) used so far by a process and every live descendant (a cluster's
+ * workers), from /proc; NaN where /proc is not there. CPU per request does not depend on how
+ * busy the rest of the machine is the way throughput does, so the table reports both.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const TICKS = 100; // USER_HZ on Linux
+  const stat = (p: number): string[] | undefined => {
+    try {
+      return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return NaN;
+  }
+  for (const e of entries) {
+    const parent = Number(stat(Number(e))?.[1]);
+    if (Number.isFinite(parent)) children.set(parent, [...(children.get(parent) ?? []), Number(e)]);
+  }
+  let ticks = 0;
+  const todo = [pid];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    const f = stat(p);
+    if (f) ticks += Number(f[11]) + Number(f[12]);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return ticks / TICKS;
 }

@@ -7,7 +7,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { AdminService } from '../service/admin-service.js';
 import type { GatewayService } from '../service/gateway-service.js';
 import { requestContext, type HttpLogger } from './middleware.js';
-import { buildRouter, type Lifecycle } from './routes.js';
+import { buildRouter, inferenceFastPath, inferenceHandlers, type Lifecycle } from './routes.js';
 
 export type { Lifecycle } from './routes.js';
 
@@ -28,8 +28,10 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   // Errors are rendered by requestContext; Koa's own handler would print stacks to stderr.
   app.silent = true;
-  const router = buildRouter(deps);
+  const handlers = inferenceHandlers(deps);
+  const router = buildRouter(deps, handlers);
   app.use(requestContext(deps.log));
+  app.use(inferenceFastPath(handlers));
   if (deps.console) app.use(consoleRouter(deps.console, deps.adminToken).routes());
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -9,7 +9,7 @@ import { GatewayError } from '../errors/catalogue.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import { rawFromTensor } from '../inference/raw-tensor.js';
 import type { InferResult } from '../service/gateway-service.js';
-import { parseJsonText, readBytes, readJson } from './body.js';
+import { parseJsonText, readBytes, readJson, turnFor, type BodyOptions } from './body.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -25,15 +25,17 @@ function framing(message: string): GatewayError {
 }
 
 /** Reads a V2 infer body: plain JSON, or a JSON header and raw bytes when the header says so. */
-export async function readV2Body(ctx: Context, limitBytes: number): Promise<V2Body> {
+export async function readV2Body(ctx: Context, options: BodyOptions): Promise<V2Body> {
   const declared = ctx.get(HEADER_LENGTH);
-  if (declared === '') return { json: await readJson(ctx, limitBytes) };
+  if (declared === '') return { json: await readJson(ctx, options) };
   if (!/^\d{1,15}$/.test(declared.trim())) throw framing(`Inference-Header-Content-Length must be a byte count, got "${declared.slice(0, 40)}"`);
   const headerLength = Number(declared.trim());
-  const bytes = await readBytes(ctx, limitBytes);
+  const bytes = await readBytes(ctx, options);
   if (headerLength > bytes.length) {
     throw framing(`Inference-Header-Content-Length is ${headerLength} but the body has only ${bytes.length} bytes`);
   }
+  // Raw tensor bytes are one copy each; only a large JSON header is worth a turn of its own.
+  await turnFor({ length: headerLength }, options.gate);
   const json = parseJsonText(bytes.toString('utf8', 0, headerLength), 'the JSON header');
   return { json, binary: bytes.subarray(headerLength) };
 }

@@ -3,6 +3,7 @@
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { GatewayError } from '../errors/catalogue.js';
+import type { TurnGate } from './turn-gate.js';
 
 function readFailure(err: unknown, limitBytes: number): GatewayError {
   const kind = (err as { type?: string }).type;
@@ -12,7 +13,24 @@ function readFailure(err: unknown, limitBytes: number): GatewayError {
   return new GatewayError('BAD_REQUEST', `could not read the request body (${kind ?? 'aborted'})`, { cause: err });
 }
 
-export async function readJson(ctx: Context, limitBytes: number): Promise<unknown> {
+/** Bodies at least this long (characters) are parsed in their own turn of the event loop. */
+export const LARGE_BODY_CHARS = 32 * 1024;
+
+/** Reading options: the size limit, and the gate large bodies are decoded through. */
+export interface BodyOptions {
+  readonly limitBytes: number;
+  readonly gate?: TurnGate | undefined;
+}
+
+/**
+ * Waits for a turn when the text is large. The caller's synchronous continuation (parse, then
+ * checks and flattening in the route) runs inside that turn, so a large decode is one unit.
+ */
+export async function turnFor(text: { length: number }, gate: TurnGate | undefined): Promise<void> {
+  if (gate !== undefined && text.length >= LARGE_BODY_CHARS) await gate.take();
+}
+
+export async function readJson(ctx: Context, { limitBytes, gate }: BodyOptions): Promise<unknown> {
   // Like KServe and TF Serving, the body is read as JSON whatever Content-Type says: curl's -d
   // sends form-encoded by default, and refusing that helps nobody.
   let text: string;
@@ -21,6 +39,7 @@ export async function readJson(ctx: Context, limitBytes: number): Promise<unknow
   } catch (err) {
     throw readFailure(err, limitBytes);
   }
+  await turnFor(text, gate);
   return parseJsonText(text);
 }
 
@@ -35,7 +54,7 @@ export function parseJsonText(text: string, what = 'request body'): unknown {
 }
 
 /** The body as bytes, undecoded (the binary data extension: JSON header, then raw tensors). */
-export async function readBytes(ctx: Context, limitBytes: number): Promise<Buffer> {
+export async function readBytes(ctx: Context, { limitBytes }: BodyOptions): Promise<Buffer> {
   try {
     return await getRawBody(ctx.req, { limit: limitBytes, length: ctx.request.length });
   } catch (err) {

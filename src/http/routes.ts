@@ -1,6 +1,6 @@
 // Inference, metadata, health and metrics routes. Handlers translate HTTP to service calls and
 // back; they hold no domain logic.
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { Router } from '@koa/router';
 import { GatewayError } from '../errors/catalogue.js';
 import { nest } from '../inference/codec.js';
@@ -11,6 +11,7 @@ import { serverMetadata, serverReadiness, type Lifecycle } from '../service/read
 import { addAdminRoutes } from './admin.js';
 import { readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
+import { TurnGate } from './turn-gate.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
 export type { Lifecycle } from '../service/readiness.js';
@@ -51,12 +52,17 @@ async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: s
   return result;
 }
 
-export function buildRouter(deps: RouteDeps): Router {
-  const router = new Router();
-  const { service } = deps;
+export interface InferenceHandlers {
+  predict(ctx: Context): Promise<void>;
+  v2Infer(ctx: Context, model: string, version: string | undefined): Promise<void>;
+}
 
-  router.post('/predict', async (ctx) => {
-    const parsed = parsePredict(await readJson(ctx, deps.maxBodyBytes));
+/** The inference handlers, shared by the fast dispatch below and the router (one gate for both). */
+export function inferenceHandlers(deps: RouteDeps): InferenceHandlers {
+  const { service } = deps;
+  const body = { limitBytes: deps.maxBodyBytes, gate: new TurnGate() };
+  const predict = async (ctx: Context): Promise<void> => {
+    const parsed = parsePredict(await readJson(ctx, body));
     const model = parsed.model ?? service.soleModel();
     if (model === undefined) throw new GatewayError('BAD_REQUEST', 'invalid request: model: name the model (the registry serves more than one)');
     const result = await infer(ctx, deps, model, undefined, parsed);
@@ -65,15 +71,62 @@ export function buildRouter(deps: RouteDeps): Router {
       version: result.version,
       outputs: Object.fromEntries(result.outputs.map((o) => [o.name, nest(o.values, o.shape)])),
     };
-  });
-
+  };
   const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
     // JSON, or the binary data extension's JSON header and raw tensor bytes (http/binary.ts).
-    const { json, binary } = await readV2Body(ctx, deps.maxBodyBytes);
+    const { json, binary } = await readV2Body(ctx, body);
     const parsed = parseV2Infer(json, undefined, binary);
     const result = await infer(ctx, deps, model, version, parsed);
     writeV2Response(ctx, result, parsed.id, parsed.binaryOutput);
   };
+  return { predict, v2Infer };
+}
+
+const V2_MODELS = '/v2/models/';
+
+/** A path segment as the router decodes it; undefined when it is not valid percent-encoding. */
+function segment(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * POST /predict and V2 infer, matched by hand before the router: they are nearly every request a
+ * gateway serves, and the router's walk over every route (plus its per-request context and
+ * dispatch chain) was a measurable part of a tiny model's cost (docs/benchmarks.md). Anything
+ * else, and any path these do not match exactly, falls through to the router unchanged.
+ */
+export function inferenceFastPath({ predict, v2Infer }: InferenceHandlers): Middleware {
+  return (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
+    const path = ctx.path;
+    if (path === '/predict') return predict(ctx);
+    if (!path.startsWith(V2_MODELS) || !path.endsWith('/infer')) return next();
+    const parts = path.slice(V2_MODELS.length, -'/infer'.length).split('/');
+    if (parts.length === 1) {
+      const model = segment(parts[0]);
+      return model === undefined ? next() : v2Infer(ctx, model, undefined);
+    }
+    if (parts.length === 3 && parts[1] === 'versions') {
+      const model = segment(parts[0]);
+      const version = segment(parts[2]);
+      return model === undefined || version === undefined ? next() : v2Infer(ctx, model, version);
+    }
+    return next();
+  };
+}
+
+export function buildRouter(deps: RouteDeps, handlers: InferenceHandlers = inferenceHandlers(deps)): Router {
+  const router = new Router();
+  const { service } = deps;
+
+  // Reached only by what inferenceFastPath passed on (kept so 405s and odd paths behave alike).
+  const { predict, v2Infer } = handlers;
+  router.post('/predict', predict);
   router.post('/v2/models/:model/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, undefined));
   router.post('/v2/models/:model/versions/:version/infer', (ctx) => v2Infer(ctx, ctx.params.model as string, ctx.params.version));
 

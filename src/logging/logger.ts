@@ -41,16 +41,49 @@ export function cloudTraceFields(project: string | undefined): (obj: Record<stri
   };
 }
 
+/**
+ * pino's isoTime, formatted once per millisecond rather than once per line: a busy gateway
+ * writes several lines each millisecond, and Date#toISOString was a visible part of a request's
+ * cost in profiles. Same text, same field.
+ */
+export function cachedIsoTime(now: () => number = Date.now): () => string {
+  let last = -1;
+  let text = '';
+  return () => {
+    const ms = now();
+    if (ms !== last) {
+      last = ms;
+      text = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return text;
+  };
+}
+
 export function createLogger(settings: LoggerSettings, destination?: DestinationStream): Logger {
   const options = {
     level: settings.logLevel,
     base: { service: 'model-gateway' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: cachedIsoTime(),
     formatters: {
       // pino's numeric level stays beside severity: pino-pretty and jq filters use it.
       level: (label: string, number: number) => ({ severity: SEVERITY[label] ?? 'DEFAULT', level: number }),
       log: cloudTraceFields(settings.googleCloudProject),
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? stdoutDestination());
+}
+
+/** Lines the stdout buffer holds at most while the reader lags; beyond it lines are dropped. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Standard output, written asynchronously: a line is handed to the kernel as soon as the previous
+ * write finished, and lines logged meanwhile go out together in the next write. pino's default
+ * writes each line synchronously, one system call per request, and blocks the event loop (every
+ * request) whenever the log reader (a pipe to the platform's agent) falls behind. pino flushes
+ * what is buffered on exit; a reader that lags by more than MAX_BUFFERED_BYTES loses lines rather
+ * than the process's memory.
+ */
+function stdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
 }

@@ -3,7 +3,7 @@
 // set, model, version, route reason, status and latency; and never a tensor value.
 import { afterEach, describe, expect, it } from 'vitest';
 import { traceContext } from '../../src/http/middleware.js';
-import { createLogger, TRACE_FIELD } from '../../src/logging/logger.js';
+import { cachedIsoTime, createLogger, TRACE_FIELD } from '../../src/logging/logger.js';
 import { seededRandom } from '../../src/routing/route.js';
 import { startGateway, type RunningGateway } from '../support/harness.js';
 import { echo, failsOnOdd, garbage } from '../support/models.js';
@@ -133,6 +133,19 @@ describe('the request log line', () => {
     expect(answers[0]?.text).toContain('7654321.5');
     expect(raw.length).toBeGreaterThan(6);
     expect(raw.join('')).not.toContain('7654321');
+  });
+});
+
+describe('cachedIsoTime', () => {
+  it('writes pino\'s time field for the current millisecond, formatted again only when it changes', () => {
+    let now = Date.UTC(2026, 10, 25, 22, 40, 0, 123);
+    const time = cachedIsoTime(() => now);
+    expect(time()).toBe(',"time":"2026-11-25T22:40:00.123Z"');
+    expect(time()).toBe(',"time":"2026-11-25T22:40:00.123Z"');
+    now += 1;
+    expect(time()).toBe(',"time":"2026-11-25T22:40:00.124Z"');
+    now += 86_400_000;
+    expect(time()).toBe(',"time":"2026-11-26T22:40:00.124Z"');
   });
 });
 
