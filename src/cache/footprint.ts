@@ -14,6 +14,8 @@
 // int8 convolutions) is caught by measuring RSS around its load (ModelCache), when no other load
 // or release overlapped it.
 
+import { readFileSync } from 'node:fs';
+
 const MiB = 2 ** 20;
 
 /** Bytes a loaded version is counted at before (or without) a measurement. */
@@ -34,10 +36,28 @@ export interface Leaving {
   readonly releasing: boolean;
 }
 
+/** The process's resident set size and thread count (NaN where /proc is not available). */
+export interface ProcessSample {
+  readonly rss: number;
+  readonly threads: number;
+}
+
+export function sampleProcess(): ProcessSample {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const rss = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+    const threads = /Threads:\s+(\d+)/.exec(status)?.[1];
+    return { rss: Number(rss) * 1024, threads: Number(threads) };
+  } catch {
+    return { rss: process.memoryUsage.rss(), threads: NaN };
+  }
+}
+
 export interface Reservation {
   /**
-   * RSS growth since the reservation was granted, or undefined when another load or a release
-   * overlapped it (the growth would not be this load's alone).
+   * RSS growth since the reservation was granted, or undefined when it may not be this load's
+   * alone: another load or a release overlapped it, or a thread started meanwhile (the pool starts
+   * its worker threads on their first load; a thread's own heap is not the model's).
    */
   growth(): number | undefined;
   /** Gives the reserved bytes back (once the loaded version is counted, or the load failed). */
@@ -59,7 +79,7 @@ export class MemoryBudget {
   private readonly loads = new Set<Promise<void>>();
 
   constructor(
-    private readonly rss: () => number = () => process.memoryUsage.rss(),
+    private readonly sample: () => ProcessSample = sampleProcess,
     /** A load waits at most this long for room, in case a release never answers (a stuck worker). */
     private readonly maxWaitMs = 10_000,
   ) {}
@@ -107,10 +127,15 @@ export class MemoryBudget {
     this.loads.add(finished);
     this.reservedBytes += bytes;
     const mark = ++this.events;
-    const before = this.rss();
+    const before = this.sample();
     let released = false;
     return {
-      growth: () => (this.events === mark ? Math.max(0, this.rss() - before) : undefined),
+      growth: () => {
+        if (this.events !== mark) return undefined;
+        const after = this.sample();
+        if (!(after.threads === before.threads)) return undefined;
+        return Math.max(0, after.rss - before.rss);
+      },
       release: () => {
         if (released) return;
         released = true;

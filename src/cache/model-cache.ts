@@ -9,7 +9,7 @@ import type { ModelSession, SessionFactory } from '../inference/session.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { CacheLimits, VersionEntry } from '../registry/revision.js';
 import { cacheKey, Entry, type Lease, type LoadTarget } from './entry.js';
-import { loadPeakEstimate, MemoryBudget, steadyEstimate, type Reservation } from './footprint.js';
+import { loadPeakEstimate, MemoryBudget, steadyEstimate, type ProcessSample, type Reservation } from './footprint.js';
 
 export { cacheKey, type Lease } from './entry.js';
 import type { BlobStore } from '../storage/store.js';
@@ -29,8 +29,8 @@ export interface ModelCacheOptions {
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
   readonly now?: () => number;
-  /** The process's resident set size in bytes (tests substitute it). */
-  readonly rss?: () => number;
+  /** The process's RSS and thread count, read around each load (tests substitute it). */
+  readonly sample?: () => ProcessSample;
 }
 
 
@@ -90,7 +90,7 @@ export class ModelCache {
     this.retryBaseMs = options.retryBaseMs ?? 1_000;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
     this.limits = options.limits;
-    this.budget = new MemoryBudget(options.rss);
+    this.budget = new MemoryBudget(options.sample);
     this.lru = this.newLru(options.limits);
   }
 

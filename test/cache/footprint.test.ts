@@ -51,7 +51,7 @@ function setup(maxBytes: number, growth = 0) {
     factory,
     metrics,
     log: silentLog,
-    rss: () => rss,
+    sample: () => ({ rss, threads: 1 }),
   });
   return { cache, factory, inner, stats, metrics };
 }

@@ -30,7 +30,7 @@ function setup(limits = { maxModels: 2, maxBytes: 2 ** 30 }) {
     retryBaseMs: 1000,
     now: () => now,
     // Loads grow nothing measurable here: versions count at their estimated footprint.
-    rss: () => 0,
+    sample: () => ({ rss: 0, threads: 1 }),
   });
   return { cache, factory, metrics, advance: (ms: number) => (now += ms) };
 }
