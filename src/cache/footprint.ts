@@ -1,18 +1,19 @@
 // What a loaded version costs in memory, which is what cache.maxBytes bounds (not file sizes).
 //
 // Measured with onnxruntime-node 1.30 on glibc with the gateway's malloc settings (`npm start`,
-// the Dockerfile, app.yaml; see README "Memory"), 5 sessions of each model, RSS growth per
-// session and the peak during one load (VmHWM), `bench/ort-memory.ts --footprint`:
-//   2048×2048 MatMul (16.0 MiB file): 16.1 MiB kept (×1.01), load peak +34.4 MiB (×2.15)
-//   4 × 1024-wide MLP (16.1 MiB):     16.1 MiB kept (×1.01), load peak +32.3 MiB (×2.01)
-//   784-wide MLP (2.4 MiB):           2.5 MiB kept (×1.04),  load peak +5.2 MiB (×2.20)
-//   shufflenet-v2 int8 (2.3 MiB):     4.5 MiB kept (×1.96),  load peak +5.2 MiB (×2.28)
-//   tiny and sklearn models (< 30 kB): 0.1–0.5 MiB kept,     load peak +0.5–2.0 MiB
+// the Dockerfile, app.yaml; README "Memory"): RSS one more session keeps (5 sessions averaged)
+// and the peak growth during one load (VmHWM), `bench/ort-memory.ts --footprint`:
+//   2048×2048 MatMul (16.0 MiB file): 16.0 MiB kept (×1.00), load peak +34.0 MiB (×2.12)
+//   4 × 1024-wide MLP (16.1 MiB):     16.0–16.4 MiB (×1.00–1.02),   +31.8 MiB (×1.98)
+//   784-wide MLP (2.4 MiB):           2.4 MiB (×0.99–1.04),          +4.7–5.2 MiB (×1.96–2.20)
+//   mnist-mlp-dynamic (1.5 MiB):      1.6 MiB (×1.06),               +3.4 MiB (×2.21)
+//   shufflenet-v2 int8 (2.3 MiB):     4.5–5.5 MiB (×1.96–2.41),      +5.2–6.7 MiB (×2.28–2.95)
+//   tiny, mnist-8 and sklearn models (< 30 kB): under 0.5 MiB kept, under 2 MiB at the peak
 // Prepacking and onnxruntime's CPU arena change none of these by more than 0.4 MiB.
 // A load holds the parsed file, the weights and their prepacked copy at once, hence the peak.
 // The factors below cover dense models; a model that keeps more than its file (shufflenet's
-// int8 convolutions) is caught by measuring RSS around its load (ModelCache), when no other load
-// or release overlapped it.
+// int8 convolutions) is caught by measuring RSS around its load (ModelCache), when no other load,
+// release or thread start overlapped it.
 
 import { readFileSync } from 'node:fs';
 
