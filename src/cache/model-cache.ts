@@ -9,6 +9,7 @@ import type { ModelSession, SessionFactory } from '../inference/session.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { CacheLimits, VersionEntry } from '../registry/revision.js';
 import { cacheKey, Entry, type Lease, type LoadTarget } from './entry.js';
+import { loadFailure, withRetryAfter } from './load-errors.js';
 import { loadPeakEstimate, MemoryBudget, steadyEstimate, type ProcessSample, type Reservation } from './footprint.js';
 
 export { cacheKey, type Lease } from './entry.js';
@@ -314,23 +315,4 @@ export class ModelCache {
     this.options.metrics.modelsLoaded.set(this.lru.size);
     this.options.metrics.cacheBytes.set(this.lru.calculatedSize);
   }
-}
-
-function loadFailure(target: LoadTarget, err: unknown): GatewayError {
-  const what = `model "${target.model}" version "${target.version.name}"`;
-  if (err instanceof GatewayError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new GatewayError('MODEL_UNAVAILABLE', `${what} cannot be loaded: ${detail}`, {
-    cause: err,
-    publicMessage: `${what} cannot be loaded`,
-  });
-}
-
-function withRetryAfter(err: GatewayError, seconds: number): GatewayError {
-  if (err.code !== 'MODEL_UNAVAILABLE' && err.code !== 'STORAGE_ERROR') return err;
-  return new GatewayError(err.code, err.message, {
-    cause: err.cause,
-    retryAfterSeconds: Math.max(1, seconds),
-    ...(err.publicMessage === undefined ? {} : { publicMessage: err.publicMessage }),
-  });
 }
