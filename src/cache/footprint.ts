@@ -110,8 +110,9 @@ export class MemoryBudget {
 
   /**
    * Reserves `bytes` for a load once `makeRoom()` (which may evict idle versions) says they fit,
-   * waiting for loads already under way to finish while it does not. With no load under way it
-   * proceeds regardless: only requests hold the rest, and they finish on their own.
+   * waiting while it does not for loads and releases already under way. With none under way (or
+   * after maxWaitMs) it proceeds regardless: only requests hold the rest, and they finish on their
+   * own. Off Linux (no thread count) `growth` is always undefined: versions count at the estimate.
    */
   async reserve(bytes: number, makeRoom: () => boolean): Promise<Reservation> {
     const deadline = Date.now() + this.maxWaitMs;
