@@ -202,47 +202,54 @@ if (want('cold')) {
   }
 }
 
-// 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time.
+// 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time. Twice: started as
+// `npm start` starts it (with its GLIBC_TUNABLES: glibc returns model-sized blocks to the OS), and
+// as a bare `node dist/server.js` (glibc's defaults), to show what the malloc settings are worth.
 if (want('cycle')) {
-  log('cache cycling');
   const maxBytes = 5 * models.cycleBytes + 1024;
   const versions = models.cycle.map((uri, i) => `      "${i + 1}": { uri: ${uri}, weight: ${i === 0 ? 1 : 0} }`).join('\n');
   const reg = registry('cycle', `cache:\n  maxModels: 5\n  maxBytes: ${maxBytes}\nmodels:\n  c:\n    versions:\n${versions}\n`);
-  const gw = await gateway('gateway', reg, { PROCESSES: '1' }).start();
-  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
-  const startRss = rss();
-  const samples: number[] = [];
-  const timer = setInterval(() => samples.push(rss()), 250);
-  const body = JSON.stringify({ model: 'c', inputs: { x: [floats(2048)] } });
-  let served = 0;
-  let failed = 0;
-  const end = Date.now() + CYCLE_SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: 4 }, async (_, w) => {
-      for (let i = w; Date.now() < end; i += 4) {
-        const res = await fetch(`${gw.url}/predict`, { method: 'POST', headers: { 'x-model-version': String((i % 20) + 1) }, body });
-        await res.arrayBuffer();
-        if (res.ok) served++;
-        else failed++;
-      }
-    }),
-  );
-  clearInterval(timer);
-  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-  await gw.stop();
-  const evictions = [...metrics.matchAll(/gateway_model_evictions_total\{[^}]*\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
-  const max = Math.max(...samples);
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const tunables = /GLIBC_TUNABLES=([^\s$]+)/.exec(start)?.[1];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  const over = (s: number) => samples.slice(0, Math.ceil(samples.length * s)).at(-1) ?? NaN;
-  rows.push({
-    scenario: '20 × 16 MiB versions through a 5-model cache',
-    server: 'gateway, 1 process',
-    connections: 4,
-    result: undefined,
-    note: `${served} served, ${failed} failed, ${evictions} evictions; RSS at start ${mib(startRss)}, at 25/50/75/100% ${[0.25, 0.5, 0.75, 1].map((s) => mib(over(s))).join(' / ')}, max ${mib(max)}; cache.maxBytes ${mib(maxBytes)}`,
-  });
-  checks.push({ name: 'cache cycling: max RSS (MiB) vs cache.maxBytes + 100 MB', value: max / 2 ** 20, bound: Math.round((maxBytes + 100e6) / 2 ** 20), higherIsBetter: false, unit: '' });
-  checks.push({ name: 'cache cycling: RSS growth over start (MiB) vs cache.maxBytes + 100 MB', value: (max - startRss) / 2 ** 20, bound: Math.round((maxBytes + 100e6) / 2 ** 20), higherIsBetter: false, unit: '' });
+  const bound = Math.round((maxBytes + 100e6) / 2 ** 20);
+  for (const [label, env] of [['gateway, as `npm start`', tunables ? { GLIBC_TUNABLES: tunables } : {}], ['gateway, bare node (glibc defaults)', { GLIBC_TUNABLES: '' }]] as const) {
+    log(`cache cycling: ${label}`);
+    const gw = await gateway('gateway', reg, { PROCESSES: '1', ...env }).start();
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+    const startRss = rss();
+    const samples: number[] = [];
+    const timer = setInterval(() => samples.push(rss()), 250);
+    const body = JSON.stringify({ model: 'c', inputs: { x: [floats(2048)] } });
+    let served = 0;
+    let failed = 0;
+    const end = Date.now() + CYCLE_SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = w; Date.now() < end; i += 4) {
+          const res = await fetch(`${gw.url}/predict`, { method: 'POST', headers: { 'x-model-version': String((i % 20) + 1) }, body });
+          await res.arrayBuffer();
+          if (res.ok) served++;
+          else failed++;
+        }
+      }),
+    );
+    clearInterval(timer);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    await gw.stop();
+    const sum = (name: string) => [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    const max = Math.max(...samples);
+    const over = (s: number) => samples.slice(0, Math.ceil(samples.length * s)).at(-1) ?? NaN;
+    rows.push({
+      scenario: '20 × 16 MiB versions through a 5-model cache',
+      server: label,
+      connections: 4,
+      result: undefined,
+      note: `${served} served, ${failed} failed, ${sum('gateway_model_evictions_total')} evictions; RSS at start ${mib(startRss)}, at 25/50/75/100% ${[0.25, 0.5, 0.75, 1].map((s) => mib(over(s))).join(' / ')}, max ${mib(max)}; cache.maxBytes ${mib(maxBytes)}, counted at the end ${mib(sum('gateway_model_cache_bytes'))} in ${sum('gateway_models_loaded')} versions`,
+    });
+    checks.push({ name: `cache cycling, ${label}: max RSS (MiB) vs cache.maxBytes + 100 MB`, value: max / 2 ** 20, bound, higherIsBetter: false, unit: '' });
+    checks.push({ name: `cache cycling, ${label}: RSS growth over start (MiB) vs cache.maxBytes + 100 MB`, value: (max - startRss) / 2 ** 20, bound, higherIsBetter: false, unit: '' });
+  }
 }
 
 console.log(`\n## Results (${SECONDS} s per run, ${ROUNDS} rounds alternated, ${((Date.now() - started) / 60000).toFixed(1)} min in all)\n`);

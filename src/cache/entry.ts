@@ -18,17 +18,32 @@ export class Entry {
   private inflight: number;
   private retired = false;
   private released: Promise<void> | undefined;
+  private markReleased!: () => void;
+  /** Settles once the session is released (after the last lease, when retired). */
+  readonly whenReleased = new Promise<void>((resolve) => (this.markReleased = resolve));
 
   /** `reserved`: leases already promised to requests that waited for this load. */
   constructor(
     readonly target: LoadTarget,
     readonly session: ModelSession,
+    /** What the cache counts against cache.maxBytes: the session's memory, not its file (footprint.ts). */
     readonly bytes: number,
+    readonly fileBytes: number,
     /** What identifies the loaded bytes (GCS generation), to notice an object replaced in place. */
     readonly contentVersion: string,
     reserved: number,
   ) {
     this.inflight = reserved;
+  }
+
+  /** Retired and its release under way: it ends without waiting for any request. */
+  get releasing(): boolean {
+    return this.released !== undefined;
+  }
+
+  /** In the cache with no run on it: evicting it frees its memory now. */
+  get idle(): boolean {
+    return !this.retired && this.inflight === 0;
   }
 
   /** False once retired: the caller must look the version up again. */
@@ -55,14 +70,22 @@ export class Entry {
     if (this.retired && this.inflight === 0) void this.releaseNow();
   }
 
-  /** No new leases; the session is released once the last running request finishes. */
-  retire(): void {
+  /**
+   * No new leases; the session is released once the last running request finishes.
+   * True the first time (the caller then owns counting its bytes until `whenReleased`).
+   */
+  retire(): boolean {
+    if (this.retired) return false;
     this.retired = true;
     if (this.inflight === 0) void this.releaseNow();
+    return true;
   }
 
   releaseNow(): Promise<void> {
-    this.released ??= this.session.release().catch(() => undefined);
+    this.released ??= this.session
+      .release()
+      .catch(() => undefined)
+      .finally(() => this.markReleased());
     return this.released;
   }
 }

@@ -9,6 +9,8 @@ import type { ModelSession, SessionFactory } from '../inference/session.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { CacheLimits, VersionEntry } from '../registry/revision.js';
 import { cacheKey, Entry, type Lease, type LoadTarget } from './entry.js';
+import { loadFailure, withRetryAfter } from './load-errors.js';
+import { loadPeakEstimate, MemoryBudget, steadyEstimate, type ProcessSample, type Reservation } from './footprint.js';
 
 export { cacheKey, type Lease } from './entry.js';
 import type { BlobStore } from '../storage/store.js';
@@ -28,8 +30,20 @@ export interface ModelCacheOptions {
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
   readonly now?: () => number;
+  /** The process's RSS and thread count, read around each load (tests substitute it). */
+  readonly sample?: () => ProcessSample;
 }
 
+
+interface LoadedSession {
+  readonly session: ModelSession;
+  /** Counted against maxBytes. */
+  readonly bytes: number;
+  readonly fileBytes: number;
+  readonly contentVersion: string;
+  /** Held until the entry is counted in the cache. */
+  readonly reservation: Reservation;
+}
 
 /** A load under way. Requests that join it reserve a lease on the entry it will produce. */
 interface PendingLoad {
@@ -46,6 +60,11 @@ interface Failure {
 export type VersionState = 'loaded' | 'loadable' | 'failed';
 
 /**
+ * cache.maxBytes bounds memory, not files: each loaded version counts its footprint (footprint.ts:
+ * an estimate from its file size, or the RSS growth measured around its load when that is more),
+ * each load under way counts its peak from before it starts, and an evicted version still counts
+ * until its session is released. The LRU holds the loaded ones; MemoryBudget the rest.
+ *
  * Loads happen outside the LRU (lru-cache's fetchMethod counts a pending fetch toward `max` and
  * evicts it, failing its waiters): only a finished session takes a slot, and each request that
  * waited for a load holds a lease reserved before the entry could be evicted, so no request
@@ -63,12 +82,16 @@ export class ModelCache {
   private readonly now: () => number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly budget: MemoryBudget;
+  /** Footprints measured around a load with nothing overlapping it, reused when it loads again. */
+  private readonly measured = new Map<string, number>();
 
   constructor(private readonly options: ModelCacheOptions) {
     this.now = options.now ?? Date.now;
     this.retryBaseMs = options.retryBaseMs ?? 1_000;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
     this.limits = options.limits;
+    this.budget = new MemoryBudget(options.sample);
     this.lru = this.newLru(options.limits);
   }
 
@@ -78,12 +101,8 @@ export class ModelCache {
       maxSize: limits.maxBytes,
       sizeCalculation: (entry) => Math.max(1, entry.bytes),
       dispose: (entry, _key, reason) => {
-        const labels = { model: entry.target.model, version: entry.target.version.name };
-        if (reason === 'evict') {
-          this.options.metrics.evictions.inc(labels);
-          this.options.log.info({ event: 'model_evicted', ...labels }, 'model evicted');
-        }
-        entry.retire();
+        if (reason === 'evict') this.countEviction(entry);
+        this.drop(entry);
       },
       disposeAfter: () => this.publishGauges(),
     });
@@ -111,11 +130,14 @@ export class ModelCache {
     const pending: PendingLoad = {
       waiters: 0,
       promise: this.load(key, target).then(
-        ({ session, bytes, contentVersion }) => {
+        ({ session, bytes, fileBytes, contentVersion, reservation }) => {
           // Synchronous from here on: no request can join between counting waiters and storing.
           this.loading.delete(key);
-          const entry = new Entry(target, session, bytes, contentVersion, pending.waiters);
+          const entry = new Entry(target, session, bytes, fileBytes, contentVersion, pending.waiters);
           onLoaded(entry);
+          // Counted in the LRU (or as leaving) now: its load's reservation goes.
+          reservation.release();
+          this.fitBudget(0);
           return entry;
         },
         (err: unknown) => {
@@ -133,12 +155,12 @@ export class ModelCache {
   /** Stores a loaded entry, unless its version left the registry (or we are closing) meanwhile. */
   private keep(key: string, entry: Entry): void {
     if (this.closed || (this.wanted !== undefined && !this.wanted.has(key))) {
-      entry.retire();
+      this.drop(entry);
       return;
     }
     this.everLoaded.add(key);
     this.lru.set(key, entry);
-    if (!this.lru.has(key)) entry.retire(); // larger than the cache allows on its own
+    if (!this.lru.has(key)) this.drop(entry); // larger than the cache allows on its own
     this.publishGauges();
   }
 
@@ -151,7 +173,7 @@ export class ModelCache {
     if (this.loading.has(key) || !this.lru.has(key)) return;
     const pending = this.startLoad(key, { model, version }, (entry) => {
       if (this.lru.has(key)) this.keep(key, entry);
-      else entry.retire();
+      else this.drop(entry);
     });
     await pending.promise;
   }
@@ -175,6 +197,7 @@ export class ModelCache {
     }
     for (const key of [...this.failures.keys()]) if (!wanted.has(key)) this.failures.delete(key);
     for (const key of [...this.everLoaded]) if (!wanted.has(key)) this.everLoaded.delete(key);
+    for (const key of [...this.measured.keys()]) if (!wanted.has(key)) this.measured.delete(key);
   }
 
   /** New count and byte bounds (cache.* in a new revision); evicts down to them at once. */
@@ -188,8 +211,9 @@ export class ModelCache {
       const entry = previous.peek(key);
       if (!entry) continue;
       this.lru.set(key, entry);
-      if (!this.lru.has(key)) entry.retire();
+      if (!this.lru.has(key)) this.drop(entry);
     }
+    this.fitBudget(0);
     this.publishGauges();
   }
 
@@ -209,9 +233,42 @@ export class ModelCache {
     return this.everLoaded.has(cacheKey(model, version)) && this.state(model, version) !== 'failed';
   }
 
-  /** Loaded entries, most recently used first. */
-  loaded(): Array<{ model: string; version: string; bytes: number }> {
-    return [...this.lru.values()].map((e) => ({ model: e.target.model, version: e.target.version.name, bytes: e.bytes }));
+  /** Loaded entries, most recently used first: file size, and the footprint counted against maxBytes. */
+  loaded(): Array<{ model: string; version: string; bytes: number; footprint: number }> {
+    return [...this.lru.values()].map((e) => ({ model: e.target.model, version: e.target.version.name, bytes: e.fileBytes, footprint: e.bytes }));
+  }
+
+  /** Bytes counted against cache.maxBytes now: loaded versions, loads under way, retired sessions not yet released. */
+  get accountedBytes(): number {
+    return this.lru.calculatedSize + this.budget.owed;
+  }
+
+  /** A retired entry counts until its session is released. */
+  private drop(entry: Entry): void {
+    if (entry.retire()) this.budget.leave(entry);
+  }
+
+  private countEviction(entry: Entry): void {
+    const labels = { model: entry.target.model, version: entry.target.version.name };
+    this.options.metrics.evictions.inc(labels);
+    this.options.log.info({ event: 'model_evicted', ...labels }, 'model evicted');
+  }
+
+  /**
+   * Evicts idle versions, least recently used first, until `need` more bytes will fit in maxBytes
+   * once the releases under way finish; true if they fit now. Versions with runs in flight stay:
+   * evicting them would free nothing yet.
+   */
+  private fitBudget(need: number): boolean {
+    const max = this.limits.maxBytes - need;
+    for (const key of [...this.lru.rkeys()]) {
+      if (this.lru.calculatedSize + this.budget.owedAfterReleases <= max) break;
+      const entry = this.lru.peek(key);
+      if (!entry?.idle) continue;
+      this.countEviction(entry);
+      this.lru.delete(key);
+    }
+    return this.accountedBytes <= max;
   }
 
   /** Releases every session (waiting for in-flight runs is the server's job at shutdown). */
@@ -222,20 +279,27 @@ export class ModelCache {
     await Promise.all(entries.map((e) => e.releaseNow()));
   }
 
-  private async load(key: string, target: LoadTarget): Promise<{ session: ModelSession; bytes: number; contentVersion: string }> {
+  private async load(key: string, target: LoadTarget): Promise<LoadedSession> {
     const labels = { model: target.model, version: target.version.name };
     const started = performance.now();
+    let reservation: Reservation | undefined;
     try {
       // The store refuses, from metadata alone, an object larger than the whole cache may hold.
       const file = await this.options.store.fetch(target.version.location, { maxBytes: this.limits.maxBytes });
+      const peak = loadPeakEstimate(file.bytes);
+      reservation = await this.budget.reserve(peak, () => this.fitBudget(peak));
       const session = await this.options.factory.create(file.path);
+      const measured = reservation.growth() ?? this.measured.get(key);
+      if (measured !== undefined) this.measured.set(key, measured);
+      const bytes = Math.max(steadyEstimate(file.bytes), measured ?? 0);
       this.failures.delete(key);
       const ms = performance.now() - started;
       this.options.metrics.loads.inc({ ...labels, result: 'success' });
       this.options.metrics.loadDuration.observe(labels, ms / 1000);
-      this.options.log.info({ event: 'model_loaded', ...labels, bytes: file.bytes, ms: Math.round(ms) }, 'model loaded');
-      return { session, bytes: file.bytes, contentVersion: file.contentVersion };
+      this.options.log.info({ event: 'model_loaded', ...labels, bytes: file.bytes, footprint: bytes, measured: measured ?? null, ms: Math.round(ms) }, 'model loaded');
+      return { session, bytes, fileBytes: file.bytes, contentVersion: file.contentVersion, reservation };
     } catch (err) {
+      reservation?.release();
       const error = loadFailure(target, err);
       const attempts = (this.failures.get(key)?.attempts ?? 0) + 1;
       const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (attempts - 1));
@@ -251,23 +315,4 @@ export class ModelCache {
     this.options.metrics.modelsLoaded.set(this.lru.size);
     this.options.metrics.cacheBytes.set(this.lru.calculatedSize);
   }
-}
-
-function loadFailure(target: LoadTarget, err: unknown): GatewayError {
-  const what = `model "${target.model}" version "${target.version.name}"`;
-  if (err instanceof GatewayError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new GatewayError('MODEL_UNAVAILABLE', `${what} cannot be loaded: ${detail}`, {
-    cause: err,
-    publicMessage: `${what} cannot be loaded`,
-  });
-}
-
-function withRetryAfter(err: GatewayError, seconds: number): GatewayError {
-  if (err.code !== 'MODEL_UNAVAILABLE' && err.code !== 'STORAGE_ERROR') return err;
-  return new GatewayError(err.code, err.message, {
-    cause: err.cause,
-    retryAfterSeconds: Math.max(1, seconds),
-    ...(err.publicMessage === undefined ? {} : { publicMessage: err.publicMessage }),
-  });
 }

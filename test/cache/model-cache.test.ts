@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadPeakEstimate, steadyEstimate } from '../../src/cache/footprint.js';
 import { ModelCache } from '../../src/cache/model-cache.js';
 import { GatewayMetrics } from '../../src/metrics/metrics.js';
 import type { VersionEntry } from '../../src/registry/revision.js';
@@ -28,6 +29,8 @@ function setup(limits = { maxModels: 2, maxBytes: 2 ** 30 }) {
     log: silentLog,
     retryBaseMs: 1000,
     now: () => now,
+    // Loads grow nothing measurable here: versions count at their estimated footprint.
+    sample: () => ({ rss: 0, threads: 1 }),
   });
   return { cache, factory, metrics, advance: (ms: number) => (now += ms) };
 }
@@ -66,13 +69,17 @@ describe('ModelCache', () => {
     await cache.close();
   });
 
-  it('bounds total bytes with maxBytes', async () => {
+  it('bounds total bytes with maxBytes, counting each version at its footprint', async () => {
     const small = linearModel([[1]], [0]);
-    const { cache } = setup({ maxModels: 10, maxBytes: small.length * 2 });
-    const vs = ['x', 'y', 'z'].map((n) => version(n, small));
+    // Room for three loaded versions, or two and a third one's load (its peak is set aside).
+    const maxBytes = 2 * steadyEstimate(small.length) + loadPeakEstimate(small.length);
+    const { cache } = setup({ maxModels: 10, maxBytes });
+    const vs = ['x', 'y', 'z', 'w'].map((n) => version(n, small));
     for (const v of vs) (await cache.acquire('m', v)).release();
-    expect(cache.loaded().map((e) => e.version)).toEqual(['z', 'y']);
-    await expect(cache.acquire('m', version('huge', linearModel(Array.from({ length: 200 }, (_, i) => [i]), [0])))).rejects.toMatchObject({
+    expect(cache.loaded().map((e) => e.version)).toEqual(['w', 'z', 'y']);
+    expect(cache.loaded().map((e) => [e.bytes, e.footprint])).toEqual(Array.from({ length: 3 }, () => [small.length, steadyEstimate(small.length)]));
+    expect(cache.accountedBytes).toBeLessThanOrEqual(maxBytes);
+    await expect(cache.acquire('m', version('huge', new Uint8Array(maxBytes + 1)))).rejects.toMatchObject({
       code: 'MODEL_UNAVAILABLE',
       message: expect.stringContaining('more than cache.maxBytes'),
     });
