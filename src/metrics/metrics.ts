@@ -69,7 +69,7 @@ export class GatewayMetrics {
     this.cacheLookups = counter('gateway_model_cache_lookups_total', 'Session cache lookups by result', ['model', 'result']);
     this.evictions = counter('gateway_model_evictions_total', 'Sessions evicted from the cache', ['model', 'version']);
     this.modelsLoaded = gauge('gateway_models_loaded', 'Sessions currently loaded', []);
-    this.cacheBytes = gauge('gateway_model_cache_bytes', 'Bytes of model files loaded', []);
+    this.cacheBytes = gauge('gateway_model_cache_bytes', 'Memory the model cache counts against cache.maxBytes: loaded versions at their footprint, loads under way at their peak, evicted versions until released', []);
     this.trafficWeight = gauge('gateway_traffic_weight', 'Effective traffic share of each version (0-1), after any guard rollback', ['model', 'version'], 'average');
     this.shadowRequests = counter('gateway_shadow_requests_total', 'Shadow requests by comparison outcome', ['model', 'version', 'outcome']);
     this.shadowDropped = counter('gateway_shadow_dropped_total', 'Shadow copies dropped because the shadow queue was full', ['model', 'version']);
