@@ -3,9 +3,9 @@
 // computes on this thread); the main thread caps how many runs of each version wait here.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOrtSessionFactory, type HostTensor, type ModelSession } from '../session.js';
-import { lowerThreadPriority } from './priority.js';
 import { timedRun } from './timed-run.js';
 import { transferable, type FromWorker, type ToWorker, type WireTensor, type WorkerData } from './protocol.js';
+import { lowerThreadPriority } from './priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('inference worker started outside a worker thread');
