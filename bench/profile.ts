@@ -1,6 +1,8 @@
 // npm run bench:profile — a server's main thread under autocannon, from `node --cpu-prof`:
 // CPU µs per request in total and by function (self time), to find per-request work.
-// PROFILE_TARGET=gateway|naive, PROFILE_MODEL=tiny|heavy (8 rows into the 1024-wide MLP).
+// PROFILE_TARGET=gateway|naive, PROFILE_MODEL=tiny|heavy (8 rows into the 1024-wide MLP)|mlp784
+// (one row into the 784-wide MLP, 64 connections, as the batching scenario);
+// PROFILE_BATCHING=maxBatchSize,maxDelayMs turns on the registry's batching for the gateway.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +12,8 @@ import { buildBenchModels, MODELS_DIR } from './models.js';
 import { ROOT, startServer } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (process.env.PROFILE_MODEL === 'heavy' ? 16 : 50));
+const MODEL = process.env.PROFILE_MODEL ?? 'tiny';
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (MODEL === 'heavy' ? 16 : MODEL === 'mlp784' ? 64 : 50));
 
 interface ProfileNode {
   id: number;
@@ -24,10 +27,11 @@ interface Profile {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-profile-'));
 const models = buildBenchModels(MODELS_DIR, path.resolve(ROOT, '..', 'shared', 'models'));
-const heavy = process.env.PROFILE_MODEL === 'heavy';
-const model = heavy ? models.heavy : models.tiny;
+const model = MODEL === 'heavy' ? models.heavy : MODEL === 'mlp784' ? models.mlp784 : models.tiny;
+const [maxBatchSize, maxDelayMs] = (process.env.PROFILE_BATCHING ?? '').split(',').map(Number);
+const batching = maxBatchSize ? `, batching: { maxBatchSize: ${maxBatchSize}, maxDelayMs: ${maxDelayMs ?? 0} }` : '';
 const registry = path.join(dir, 'registry.yaml');
-writeFileSync(registry, `models:\n  m:\n    versions: { "1": { uri: ${model}, weight: 1 } }\n`);
+writeFileSync(registry, `models:\n  m:\n    versions: { "1": { uri: ${model}, weight: 1${batching} } }\n`);
 const profDir = path.join(dir, 'prof');
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
 writeFileSync(path.join(dir, 'gateway.log'), '');
@@ -40,9 +44,12 @@ const gw =
         readyPath: '/v2/health/ready',
         logFile: path.join(dir, 'gateway.log'),
       });
-const shot = predict('m', 'x', heavy ? nestRows(floats(8 * 1024), 8) : [[0.1, 0.2, 0.3, 0.4]]);
+const input = MODEL === 'heavy' ? nestRows(floats(8 * 1024), 8) : MODEL === 'mlp784' ? [floats(784)] : [[0.1, 0.2, 0.3, 0.4]];
+const shot = predict('m', 'x', input);
 const warm = await cannon(gw.url, shot, CONNECTIONS, 2); // warm-up: JIT, inline decision
+const cpuBefore = threadCpu(gw.child.pid as number);
 const r = await cannon(gw.url, shot, CONNECTIONS, SECONDS);
+const cpuAfter = threadCpu(gw.child.pid as number);
 await gw.stop();
 
 // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the main thread is thread 0.
@@ -64,6 +71,13 @@ prof.samples.forEach((id, i) => {
 const requests = warm.rps * 2 + r.rps * SECONDS;
 console.log(`${r.rps.toFixed(0)} req/s at ${CONNECTIONS} connections; profile ${file}`);
 console.log(`main thread busy ${(busy / 1000).toFixed(0)} ms over ${requests.toFixed(0)} requests: ${(busy / requests).toFixed(1)} µs per request (idle excluded)`);
+// CPU time from /proc over the measured run alone (the profile's samples count wall time, so a
+// thread descheduled on a busy machine looks busy): the event loop against everything else.
+const measured = r.rps * SECONDS;
+const mainCpu = (cpuAfter.get(gw.child.pid as number) ?? 0) - (cpuBefore.get(gw.child.pid as number) ?? 0);
+let otherCpu = 0;
+for (const [tid, ms] of cpuAfter) if (tid !== gw.child.pid) otherCpu += ms - (cpuBefore.get(tid) ?? 0);
+console.log(`CPU over the measured run (/proc): event loop ${((mainCpu * 1000) / measured).toFixed(1)} µs per request, other threads (inference workers, GC helpers) ${((otherCpu * 1000) / measured).toFixed(1)} µs per request`);
 console.log(`top self time, µs per request:`);
 for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`  ${(us / requests).toFixed(2).padStart(7)}  ${name}`);
@@ -91,4 +105,20 @@ function partOf(url: string, fn: string): string {
   if (['writev', 'writeString', 'writeUtf8String', 'writeBuffer'].includes(fn)) return 'socket and stdout writes (native)';
   if (fn === '(garbage collector)') return 'garbage collector';
   return 'other (program, microtasks, native)';
+}
+
+/** CPU milliseconds (user + system) of each thread of process `pid`, from /proc (Linux). */
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  const tickMs = 1000 / 100; // USER_HZ is 100 on Linux
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tickMs);
+    }
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
 }

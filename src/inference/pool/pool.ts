@@ -20,6 +20,13 @@ export interface PoolOptions {
   readonly intraOpNumThreads?: number;
   /** Runs of one version handed to its worker at once; the rest wait in that version's queue. */
   readonly maxInFlightPerVersion?: number;
+  /**
+   * Added to each worker thread's nice value (Linux; 0–19, higher = lower priority), inherited
+   * by onnxruntime's intra-op threads. Default 10: when models keep every core busy, the event
+   * loop (HTTP, JSON, inline models) still gets a core as soon as it has work, so heavy requests
+   * queue in their version's queue instead of in front of light requests (docs/benchmarks.md).
+   */
+  readonly workerNice?: number;
   /** A worker with runs waiting that answers nothing for this long is replaced. Default 60 s. */
   readonly hangTimeoutMs?: number;
   readonly inline?: Partial<InlinePolicy>;
@@ -30,6 +37,8 @@ export interface PoolOptions {
   readonly onWorkerLost?: (index: number, reason: string) => void;
   readonly onPlacementChange?: PooledSessionDeps['onPlacementChange'];
 }
+
+export const DEFAULT_WORKER_NICE = 10;
 
 export const DEFAULT_INLINE: InlinePolicy = { enabled: true, warmupRuns: 16, probeRuns: 16, belowUs: 100, demoteAboveUs: 20_000 };
 
@@ -44,7 +53,7 @@ export class InferencePool implements SessionFactory {
 
   constructor(private readonly options: PoolOptions) {
     const threads = Math.max(1, options.threads ?? os.availableParallelism());
-    const slotOptions = { hangTimeoutMs: options.hangTimeoutMs ?? 60_000, faults: options.faults ?? false, onLost: options.onWorkerLost };
+    const slotOptions = { hangTimeoutMs: options.hangTimeoutMs ?? 60_000, faults: options.faults ?? false, nice: options.workerNice ?? DEFAULT_WORKER_NICE, onLost: options.onWorkerLost };
     this.slots = Array.from({ length: threads }, (_, i) => new WorkerSlot(i, slotOptions));
     this.pinned = this.slots.map(() => 0);
     this.inline = { ...DEFAULT_INLINE, ...options.inline };

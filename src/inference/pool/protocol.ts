@@ -18,6 +18,8 @@ export type FromWorker =
 
 export interface WorkerData {
   readonly faults: boolean;
+  /** Added to the thread's nice value at start (priority.ts); 0 leaves it. */
+  readonly nice: number;
 }
 
 export function toWire(feeds: Readonly<Record<string, HostTensor>>): { wire: WireTensor[]; transfer: ArrayBuffer[] } {

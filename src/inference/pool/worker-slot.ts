@@ -7,6 +7,8 @@ import type { FromWorker, ToWorker, WorkerData } from './protocol.js';
 export interface SlotOptions {
   readonly hangTimeoutMs: number;
   readonly faults: boolean;
+  /** Nice increment for the thread (and the onnxruntime threads it starts). */
+  readonly nice: number;
   /** Told when the thread was lost (crash or hang), for logs and metrics. */
   readonly onLost?: (index: number, reason: string) => void;
 }
@@ -66,7 +68,7 @@ export class WorkerSlot {
 
   private spawn(): Worker {
     const { source, eval: isEval } = workerSource();
-    const data: WorkerData = { faults: this.options.faults };
+    const data: WorkerData = { faults: this.options.faults, nice: this.options.nice };
     const worker = new Worker(source, { eval: isEval, workerData: data });
     // A pool left open must not keep a process alive; in-flight calls hold their own servers.
     worker.unref();

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createOrtSessionFactory, type HostTensor, type ModelSession } from '../session.js';
 import { timedRun } from './timed-run.js';
 import { transferable, type FromWorker, type ToWorker, type WireTensor, type WorkerData } from './protocol.js';
+import { lowerThreadPriority } from './priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('inference worker started outside a worker thread');
@@ -12,6 +13,8 @@ const faultsAllowed = (workerData as WorkerData | undefined)?.faults === true;
 const sessions = new Map<number, ModelSession>();
 const factories = new Map<number, ReturnType<typeof createOrtSessionFactory>>();
 let nextFault: 'crash' | 'hang' | undefined;
+// Before any session exists, so onnxruntime's intra-op threads inherit the lower priority.
+lowerThreadPriority((workerData as WorkerData | undefined)?.nice ?? 0);
 
 function factory(threads: number): ReturnType<typeof createOrtSessionFactory> {
   let f = factories.get(threads);
