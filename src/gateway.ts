@@ -55,6 +55,8 @@ export interface GatewayOptions {
   readonly inferenceThreads?: number;
   /** A worker whose run takes longer than this is replaced and its requests fail (500). Default 60 s. */
   readonly inferenceHangTimeoutMs?: number;
+  /** INFERENCE_NICE: how much the inference threads' priority is lowered (pool default when absent). */
+  readonly inferenceNice?: number;
   readonly loadRetryBaseMs?: number;
   readonly defaultMetrics?: boolean;
   readonly serverVersion?: string;
@@ -229,6 +231,7 @@ function sessionFactoryFor(options: GatewayOptions): SessionFactory {
   return new InferencePool({
     ...(options.inferenceThreads === undefined ? {} : { threads: options.inferenceThreads }),
     ...(options.inferenceHangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.inferenceHangTimeoutMs }),
+    ...(options.inferenceNice === undefined ? {} : { workerNice: options.inferenceNice }),
     // Tiny versions measured faster than a thread round trip run inline, single-threaded.
     inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }),
     onWorkerLost: (index, reason) => options.log.warn({ event: 'inference_worker_lost', worker: index, reason }, 'inference worker replaced'),

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       inferenceThreads: settings.inferenceThreads,
       processes: settings.processes,
       inferenceHangTimeoutMs: settings.inferenceHangSeconds * 1000,
+      inferenceNice: settings.inferenceNice,
       log,
       serverVersion: packageVersion(),
     });

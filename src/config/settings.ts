@@ -42,6 +42,8 @@ export interface Settings {
   readonly inferenceThreads: number;
   /** INFERENCE_HANG_SECONDS: a run taking longer fails (500) and its worker thread is replaced. */
   readonly inferenceHangSeconds: number;
+  /** INFERENCE_NICE: how much lower the inference threads' OS priority is than the event loop's (0 = the same). */
+  readonly inferenceNice: number;
 }
 
 export class SettingsError extends Error {
@@ -146,6 +148,7 @@ export function parseSettings(env: Env, cores: number = availableCores()): Setti
     // The cores are shared among the processes: together they start as many threads as there are cores.
     inferenceThreads: number('INFERENCE_THREADS', Math.max(1, Math.floor(cores / processes)), (n) => Number.isInteger(n) && n >= 0 && n <= 1024, 'an integer >= 0 (0 runs models on the event loop)'),
     inferenceHangSeconds: number('INFERENCE_HANG_SECONDS', 60, (n) => n > 0, 'a number of seconds > 0'),
+    inferenceNice: number('INFERENCE_NICE', 10, (n) => Number.isInteger(n) && n >= 0 && n <= 19, 'an integer from 0 to 19'),
   };
   if (settings.grpcPort !== 0 && settings.grpcPort === settings.port) {
     problems.push(`GRPC_PORT=${settings.grpcPort} is also PORT: give gRPC a port of its own, or GRPC_PORT=0 to turn it off`);
