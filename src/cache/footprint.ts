@@ -83,6 +83,8 @@ export class MemoryBudget {
     private readonly sample: () => ProcessSample = sampleProcess,
     /** A load waits at most this long for room, in case a release never answers (a stuck worker). */
     private readonly maxWaitMs = 10_000,
+    /** Told whenever `owed` changes (the cache republishes its gauge). */
+    private readonly onChange: () => void = () => {},
   ) {}
 
   /** Reserved for loads plus held by retired, unreleased sessions. */
@@ -105,6 +107,7 @@ export class MemoryBudget {
       this.leaving.delete(entry);
       this.leavingBytes -= entry.bytes;
       this.events++;
+      this.onChange();
     });
   }
 
@@ -128,6 +131,7 @@ export class MemoryBudget {
     const finished = new Promise<void>((resolve) => (done = resolve));
     this.loads.add(finished);
     this.reservedBytes += bytes;
+    this.onChange();
     const mark = ++this.events;
     const before = this.sample();
     let released = false;
@@ -145,6 +149,7 @@ export class MemoryBudget {
         this.events++;
         this.loads.delete(finished);
         done();
+        this.onChange();
       },
     };
   }

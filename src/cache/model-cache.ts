@@ -91,7 +91,7 @@ export class ModelCache {
     this.retryBaseMs = options.retryBaseMs ?? 1_000;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
     this.limits = options.limits;
-    this.budget = new MemoryBudget(options.sample);
+    this.budget = new MemoryBudget(options.sample, undefined, () => this.publishGauges());
     this.lru = this.newLru(options.limits);
   }
 
@@ -292,6 +292,12 @@ export class ModelCache {
       const measured = reservation.growth() ?? this.measured.get(key);
       if (measured !== undefined) this.measured.set(key, measured);
       const bytes = Math.max(steadyEstimate(file.bytes), measured ?? 0);
+      if (bytes > this.limits.maxBytes) {
+        // Measured larger than the whole cache: the LRU would refuse it, and every request would
+        // load it again (evicting everything else first). Refused like an oversized file.
+        await session.release();
+        throw new Error(`loaded, it takes ${bytes} bytes of memory, more than cache.maxBytes (${this.limits.maxBytes}) allows`);
+      }
       this.failures.delete(key);
       const ms = performance.now() - started;
       this.options.metrics.loads.inc({ ...labels, result: 'success' });
@@ -313,6 +319,6 @@ export class ModelCache {
 
   private publishGauges(): void {
     this.options.metrics.modelsLoaded.set(this.lru.size);
-    this.options.metrics.cacheBytes.set(this.lru.calculatedSize);
+    this.options.metrics.cacheBytes.set(this.accountedBytes);
   }
 }

@@ -86,6 +86,37 @@ describe('ModelCache', () => {
     await cache.close();
   });
 
+  it('refuses, with its backoff, a version whose file fits maxBytes but whose footprint does not', async () => {
+    const small = linearModel([[3]], [0]);
+    // The file fits; 1.05 × it + 0.5 MiB does not. Kept, the LRU would refuse it silently and
+    // every request would load it again.
+    const { cache, factory, metrics } = setup({ maxModels: 10, maxBytes: small.length + 10 });
+    const v = version('roomy', small);
+    await expect(cache.acquire('m', v)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', message: expect.stringContaining('more than cache.maxBytes') });
+    expect(factory.created).toHaveLength(1);
+    expect(factory.released).toHaveLength(1); // the loaded session is not leaked
+    // Within the backoff the refusal is remembered: no second load.
+    await expect(cache.acquire('m', v)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    expect(factory.created).toHaveLength(1);
+    expect(cache.loaded()).toEqual([]);
+    expect(sampleValue(await metrics.text(), 'gateway_model_loads_total', { model: 'm', version: 'roomy', result: 'failure' })).toBe(1);
+    await cache.close();
+  });
+
+  it('publishes in gateway_model_cache_bytes everything it counts: loaded versions and loads under way', async () => {
+    const small = linearModel([[4]], [0]);
+    const { cache, factory, metrics } = setup({ maxModels: 10, maxBytes: 2 ** 30 });
+    factory.delayMs = 200;
+    const loading = cache.acquire('m', version('slow', small));
+    await new Promise((r) => setTimeout(r, 100));
+    // Mid-load: the load's peak is set aside and shown.
+    expect(sampleValue(await metrics.text(), 'gateway_model_cache_bytes')).toBe(loadPeakEstimate(small.length));
+    (await loading).release();
+    expect(sampleValue(await metrics.text(), 'gateway_model_cache_bytes')).toBe(steadyEstimate(small.length));
+    expect(cache.accountedBytes).toBe(steadyEstimate(small.length));
+    await cache.close();
+  });
+
   it('releases an evicted session only after its in-flight runs finish', async () => {
     const { cache, factory } = setup({ maxModels: 1, maxBytes: 2 ** 30 });
     const a = version('held');
