@@ -46,6 +46,8 @@ export class ConsoleFeed {
   }
 
   /** Adds a stream; it gets a snapshot at once, then one per interval. Returns the unsubscribe. */
+  private ticking = false;
+
   subscribe(subscriber: Subscriber): () => void {
     this.subscribers.add(subscriber);
     void this.snapshot().then(
@@ -89,6 +91,18 @@ export class ConsoleFeed {
       this.endAll();
       return;
     }
+    // A cluster snapshot asks every process (up to 5 s when one is slow): never two at once, so
+    // a stalled process cannot pile up questions or send snapshots out of order.
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.send();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async send(): Promise<void> {
     let json: string;
     try {
       json = JSON.stringify(await this.snapshot());
