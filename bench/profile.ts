@@ -9,7 +9,7 @@ import path from 'node:path';
 import { floats, nestRows, predict } from './bodies.js';
 import { cannon } from './load.js';
 import { buildBenchModels, MODELS_DIR } from './models.js';
-import { ROOT, startServer } from './spawn.js';
+import { cpuSeconds, procStat, ROOT, startServer } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const MODEL = process.env.PROFILE_MODEL ?? 'tiny';
@@ -110,12 +110,10 @@ function partOf(url: string, fn: string): string {
 /** CPU milliseconds (user + system) of each thread of process `pid`, from /proc (Linux). */
 function threadCpu(pid: number): Map<number, number> {
   const out = new Map<number, number>();
-  const tickMs = 1000 / 100; // USER_HZ is 100 on Linux
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tickMs);
+      const fields = procStat(`/proc/${pid}/task/${tid}/stat`);
+      if (fields) out.set(Number(tid), cpuSeconds(fields) * 1000);
     }
   } catch {
     // not Linux, or the process is gone

@@ -99,14 +99,6 @@ export async function startServer(name: string, entry: string, options: StartOpt
  * busy the rest of the machine is the way throughput does, so the table reports both.
  */
 export function treeCpuSeconds(pid: number): number {
-  const TICKS = 100; // USER_HZ on Linux
-  const stat = (p: number): string[] | undefined => {
-    try {
-      return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ');
-    } catch {
-      return undefined;
-    }
-  };
   const children = new Map<number, number[]>();
   let entries: string[] = [];
   try {
@@ -115,15 +107,29 @@ export function treeCpuSeconds(pid: number): number {
     return NaN;
   }
   for (const e of entries) {
-    const parent = Number(stat(Number(e))?.[1]);
+    const parent = Number(procStat(`/proc/${e}/stat`)?.[1]);
     if (Number.isFinite(parent)) children.set(parent, [...(children.get(parent) ?? []), Number(e)]);
   }
-  let ticks = 0;
+  let seconds = 0;
   const todo = [pid];
   for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
-    const f = stat(p);
-    if (f) ticks += Number(f[11]) + Number(f[12]);
+    seconds += cpuSeconds(procStat(`/proc/${p}/stat`));
     todo.push(...(children.get(p) ?? []));
   }
-  return ticks / TICKS;
+  return seconds;
+}
+
+/** The fields of a /proc stat file after the command name (which may hold spaces); undefined if gone. */
+export function procStat(file: string): string[] | undefined {
+  try {
+    const stat = readFileSync(file, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds from procStat's fields (0 when absent); USER_HZ is 100 on Linux. */
+export function cpuSeconds(fields: readonly string[] | undefined): number {
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }

@@ -1,23 +1,12 @@
 // INFERENCE_NICE sets how far below the event loop the inference threads run: parsed with the
 // other settings, and applied to the worker threads of a real gateway process (read from /proc).
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSettings } from '../../../src/config/settings.js';
 import { makeTempDir, writeFile } from '../../support/harness.js';
 import { spawnGateway, stopGateway, waitReady } from '../../support/gateway-process.js';
 import { doubler } from '../../support/models.js';
 import type { ServerProcess } from '../../support/process.js';
-
-function niceValues(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
-    } catch {
-      return [];
-    }
-  });
-}
+import { niceByThread } from '../../support/proc.js';
 
 describe('INFERENCE_NICE', () => {
   it('defaults to 10 and takes 0 to 19, naming the variable otherwise', () => {
@@ -45,7 +34,7 @@ describe('INFERENCE_NICE', () => {
     servers.push(server);
     await waitReady(server); // warm-up loaded the model on its worker thread
     const pid = server.child.pid as number;
-    const nice = niceValues(pid);
+    const nice = [...niceByThread(pid).values()];
     expect(nice[0]).toBe(0); // the first task is the main thread
     if (expected === 0) expect(nice.every((n) => n === 0)).toBe(true);
     else expect(nice.filter((n) => n === expected).length).toBeGreaterThanOrEqual(1);

@@ -2,29 +2,13 @@
 // core still leaves the event loop a core when it has work. Read back from /proc: the worker
 // thread and the intra-op threads onnxruntime starts in it are reniced; the event loop is not;
 // a replacement worker is reniced too.
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InferencePool } from '../../../src/inference/pool/pool.js';
 import { createOrtSessionFactory } from '../../../src/inference/session.js';
+import { niceByThread } from '../../support/proc.js';
 import { heavyInput, modelFiles, WIDTH } from './heavy-model.js';
 
 const files = modelFiles(0);
-
-/** Nice value of each of this process's threads, by thread id (field 19 of /proc/<pid>/task/<tid>/stat). */
-function niceByThread(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // The command name may hold spaces: fields are counted after its closing parenthesis.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), Number(fields[16]));
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return out;
-}
 
 /** Threads started since `before`, with their nice values. */
 function started(before: Map<number, number>): number[] {
