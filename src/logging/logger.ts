@@ -3,6 +3,7 @@
 // request's trace id turned into the `logging.googleapis.com/trace` field that links the line to
 // Cloud Trace when the project is known.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { flushOnExit, LineWriter } from './line-writer.js';
 
 export interface LoggerSettings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -73,17 +74,18 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
   return pino(options, destination ?? stdoutDestination());
 }
 
-/** Lines the stdout buffer holds at most while the reader lags; beyond it lines are dropped. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Characters the stdout buffer holds at most while the reader lags; beyond it lines are dropped. */
+const MAX_BUFFERED_CHARS = 16 * 1024 * 1024;
 
 /**
- * Standard output, written asynchronously: a line is handed to the kernel as soon as the previous
- * write finished, and lines logged meanwhile go out together in the next write. pino's default
- * writes each line synchronously, one system call per request, and blocks the event loop (every
- * request) whenever the log reader (a pipe to the platform's agent) falls behind. pino flushes
- * what is buffered on exit; a reader that lags by more than MAX_BUFFERED_BYTES loses lines rather
- * than the process's memory.
+ * Standard output, written asynchronously (logging/line-writer.ts): pino's default writes each
+ * line synchronously, one system call per request, and blocks the event loop (every request)
+ * whenever the log reader (a pipe to the platform's agent) falls behind. What is buffered is
+ * written on exit; a reader that lags by more than MAX_BUFFERED_CHARS loses lines rather than the
+ * process's memory.
  */
 function stdoutDestination(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  const writer = new LineWriter(1, MAX_BUFFERED_CHARS);
+  flushOnExit(writer);
+  return writer;
 }
