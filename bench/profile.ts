@@ -9,7 +9,7 @@ import path from 'node:path';
 import { floats, nestRows, predict } from './bodies.js';
 import { cannon } from './load.js';
 import { buildBenchModels, MODELS_DIR } from './models.js';
-import { cpuSeconds, procStat, ROOT, startServer } from './spawn.js';
+import { cpuSeconds, npmStartLaunch, procStat, ROOT, startServer } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const MODEL = process.env.PROFILE_MODEL ?? 'tiny';
@@ -39,8 +39,9 @@ const gw =
   process.env.PROFILE_TARGET === 'naive'
     ? await startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model }, nodeArgs })
     : await startServer('gateway', 'dist/server.js', {
-        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, PROCESSES: '1', ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}) },
-        nodeArgs,
+        // As `npm start` runs it (its node flags and malloc settings), in one process.
+        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, ...npmStartLaunch().env, PROCESSES: '1', ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}) },
+        nodeArgs: [...npmStartLaunch().nodeArgs, ...nodeArgs],
         readyPath: '/v2/health/ready',
         logFile: path.join(dir, 'gateway.log'),
       });

@@ -10,7 +10,7 @@ import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
 import { cannon, probe, type LoadResult, type Shot } from './load.js';
 import { buildBenchModels, MODELS_DIR } from './models.js';
 import { mean, table, targets, type Row, type Target } from './report.js';
-import { ROOT, startServer, treeCpuSeconds, type Server } from './spawn.js';
+import { npmStartLaunch, ROOT, startServer, treeCpuSeconds, type Server } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -43,8 +43,10 @@ interface Contender {
 }
 const bare: Contender = { label: 'bare Koa hello', kind: 'bare', start: () => startServer('bare', 'bench/servers/bare.ts') };
 const naive = (model: string): Contender => ({ label: 'naive inline', kind: 'naive', start: () => startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model } }) });
-function gateway(label: string, reg: string, env: Record<string, string> = {}): Contender {
-  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...env }, readyPath: '/v2/health/ready' }) };
+// The gateway as `npm start` runs it (node flags, malloc settings); `env` may override.
+const launch = npmStartLaunch();
+function gateway(label: string, reg: string, env: Record<string, string> = {}, nodeArgs = launch.nodeArgs): Contender {
+  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...launch.env, ...env }, readyPath: '/v2/health/ready', nodeArgs }) };
 }
 
 /** One autocannon run, with the server's CPU (all its processes) per request. */
@@ -209,19 +211,18 @@ if (want('cold')) {
 }
 
 // 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time. Twice: started as
-// `npm start` starts it (with its GLIBC_TUNABLES: glibc returns model-sized blocks to the OS), and
-// as a bare `node dist/server.js` (glibc's defaults), to show what the malloc settings are worth.
+// `npm start` starts it (with its GLIBC_TUNABLES: glibc returns model-sized blocks to the OS; and
+// its young-generation flags), and as a bare `node dist/server.js` (glibc's and V8's defaults), to
+// show what those settings are worth.
 if (want('cycle')) {
   const maxBytes = 5 * models.cycleBytes + 1024;
   const versions = models.cycle.map((uri, i) => `      "${i + 1}": { uri: ${uri}, weight: ${i === 0 ? 1 : 0} }`).join('\n');
   const reg = registry('cycle', `cache:\n  maxModels: 5\n  maxBytes: ${maxBytes}\nmodels:\n  c:\n    versions:\n${versions}\n`);
-  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
-  const tunables = /GLIBC_TUNABLES=([^\s$]+)/.exec(start)?.[1];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const bound = Math.round((maxBytes + 100e6) / 2 ** 20);
-  for (const [label, env] of [['gateway, as `npm start`', tunables ? { GLIBC_TUNABLES: tunables } : {}], ['gateway, bare node (glibc defaults)', { GLIBC_TUNABLES: '' }]] as const) {
+  for (const [label, env, nodeArgs] of [['gateway, as `npm start`', {}, launch.nodeArgs], ['gateway, bare node (glibc and V8 defaults)', { GLIBC_TUNABLES: '' }, []]] as const) {
     log(`cache cycling: ${label}`);
-    const gw = await gateway('gateway', reg, { PROCESSES: '1', ...env }).start();
+    const gw = await gateway('gateway', reg, { PROCESSES: '1', ...env }, [...nodeArgs]).start();
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
     const startRss = rss();
     const samples: number[] = [];

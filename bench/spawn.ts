@@ -50,6 +50,17 @@ export interface StartOptions {
   readonly logFile?: string;
 }
 
+/**
+ * How `npm start` runs the gateway: its node flags (the young generation) and GLIBC_TUNABLES
+ * (malloc), read from package.json, so the benchmark measures what users start.
+ */
+export function npmStartLaunch(): { nodeArgs: string[]; env: Record<string, string> } {
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const tunables = /GLIBC_TUNABLES=([^\s$]+)/.exec(start)?.[1];
+  const flags = /\bnode ((?:--\S+ )*)dist\/server\.js/.exec(start)?.[1] ?? '';
+  return { nodeArgs: flags.split(' ').filter(Boolean), env: tunables ? { GLIBC_TUNABLES: tunables } : {} };
+}
+
 /** A TypeScript server file under bench/servers, or dist/server.js for the gateway. */
 export async function startServer(name: string, entry: string, options: StartOptions = {}): Promise<Server> {
   const port = await freePort();

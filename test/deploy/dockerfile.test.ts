@@ -58,7 +58,11 @@ describe('Dockerfile', () => {
 
   it('runs as the non-root node user, node as PID 1 with the exec form', () => {
     expect(steps(runtime, 'USER').at(-1)).toBe('node');
-    expect(JSON.parse(steps(runtime, 'CMD').at(-1) ?? 'null')).toEqual(['node', 'dist/server.js']);
+    // node itself (PID 1), with the same node flags as `npm start` (README "Memory").
+    const start = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const flags = /exec node ((?:--\S+ )*)dist\/server\.js$/.exec(start)?.[1]?.split(' ').filter(Boolean) ?? [];
+    expect(flags.length).toBeGreaterThan(0);
+    expect(JSON.parse(steps(runtime, 'CMD').at(-1) ?? 'null')).toEqual(['node', ...flags, 'dist/server.js']);
     expect(steps(runtime, 'ENV').join(' ')).toContain('PORT=8080');
   });
 
