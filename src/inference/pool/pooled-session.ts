@@ -15,7 +15,12 @@ export interface InlinePolicy {
   readonly warmupRuns: number;
   /** Worker-measured runs before deciding. */
   readonly probeRuns: number;
-  /** Run inline when the probed median run is below this (µs). */
+  /**
+   * Run inline when the probed runs' lower quartile is below this (µs). Not the median: the probe
+   * runs on a worker thread at a lower OS priority (pool/priority.ts), and on a saturated machine
+   * most of its runs can include time descheduled, which only ever adds; a quarter of clean runs
+   * is enough to see the run's own cost. The median of inline runs still sends it back.
+   */
   readonly belowUs: number;
   /**
    * Back to its worker for good when the median of the last `probeRuns` inline runs exceeds
@@ -36,7 +41,7 @@ export interface PooledSessionDeps {
   readonly inline: InlinePolicy;
   /** Loads a main-thread copy, for inline runs. */
   readonly inlineFactory: SessionFactory;
-  /** Told when the version moves, with the median (probe) or the single slow run (µs) behind it. */
+  /** Told when the version moves, with the probe's lower quartile, the inline median or the single slow run (µs) behind it. */
   readonly onPlacementChange?: (filePath: string, where: 'inline' | 'worker', us: number) => void;
 }
 
@@ -141,17 +146,17 @@ export class PooledSession implements ModelSession {
     this.probe.push(us);
     this.probedElements = Math.max(this.probedElements, elements);
     if (this.probe.length < this.deps.inline.probeRuns) return;
-    const mid = median(this.probe);
-    if (mid < this.deps.inline.belowUs) {
-      void this.promote(mid);
+    const probed = quantile(this.probe, 0.25);
+    if (probed < this.deps.inline.belowUs) {
+      void this.promote(probed);
     } else {
       this.neverInline = true;
-      this.deps.onPlacementChange?.(this.deps.filePath, 'worker', mid);
+      this.deps.onPlacementChange?.(this.deps.filePath, 'worker', probed);
     }
   }
 
   /** Loads a main-thread copy, then releases the worker's, so one copy exists once it settles. */
-  private async promote(medianUs: number): Promise<void> {
+  private async promote(probedUs: number): Promise<void> {
     this.promoting = true;
     try {
       const inline = await this.deps.inlineFactory.create(this.deps.filePath);
@@ -160,7 +165,7 @@ export class PooledSession implements ModelSession {
         return;
       }
       this.inlineSession = inline;
-      this.deps.onPlacementChange?.(this.deps.filePath, 'inline', medianUs);
+      this.deps.onPlacementChange?.(this.deps.filePath, 'inline', probedUs);
       // Runs already handed to the worker finish there; the copy goes when the worker is idle.
       await this.drainWorker();
       if (this.inlineSession === inline) await this.releaseWorkerCopy();
@@ -191,7 +196,7 @@ export class PooledSession implements ModelSession {
     const window = this.inlineTimes;
     window[this.inlineCount++ % this.deps.inline.probeRuns] = us;
     if (this.inlineCount < this.deps.inline.probeRuns || this.inlineCount % this.deps.inline.probeRuns !== 0) return false;
-    return median(window) > 4 * this.deps.inline.belowUs;
+    return quantile(window, 0.5) > 4 * this.deps.inline.belowUs;
   }
 
   private async demote(session: ModelSession, us: number): Promise<void> {
@@ -225,9 +230,10 @@ function elementsOf(feeds: Readonly<Record<string, HostTensor>>): number {
   return n;
 }
 
-function median(xs: readonly number[]): number {
+/** The q-quantile of xs (lower element; q = 0.5 the median); Infinity when empty. */
+export function quantile(xs: readonly number[], q: number): number {
   const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Infinity;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * q))] ?? Infinity;
 }
 
 function fromWire(wire: readonly WireTensor[]): Record<string, HostTensor> {

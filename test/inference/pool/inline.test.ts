@@ -3,8 +3,9 @@
 // version whose run turns out slow goes back to its worker.
 import { describe, expect, it, vi } from 'vitest';
 import { InferencePool } from '../../../src/inference/pool/pool.js';
-import type { PooledSession } from '../../../src/inference/pool/pooled-session.js';
-import { createOrtSessionFactory } from '../../../src/inference/session.js';
+import { PooledSession, quantile } from '../../../src/inference/pool/pooled-session.js';
+import type { WorkerSlot } from '../../../src/inference/pool/worker-slot.js';
+import { createOrtSessionFactory, type ModelSession } from '../../../src/inference/session.js';
 import { heavyInput, modelFiles } from './heavy-model.js';
 
 const files = modelFiles(1);
@@ -73,5 +74,58 @@ describe('inline decision by measured run time', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('the probe on a busy machine', () => {
+  // A worker whose measured run times the test chooses: most slowed (its thread descheduled, as
+  // a lower-priority thread is on a saturated machine), a quarter clean.
+  function probedSession(times: number[]) {
+    let calls = 0;
+    const slot = {
+      index: 0,
+      generation: 0,
+      call: async (message: { op: string }) => (message.op === 'run' ? { ok: true, outputs: [], us: times[calls++ % times.length] } : { ok: true }),
+    } as unknown as WorkerSlot;
+    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
+    const moves: Array<[string, number]> = [];
+    const session = new PooledSession(inline.signature, {
+      slot,
+      sid: 1,
+      filePath: 'm.onnx',
+      threads: 1,
+      maxInFlight: 2,
+      inline: { enabled: true, warmupRuns: 0, probeRuns: 16, belowUs: 100, demoteAboveUs: 20_000 },
+      inlineFactory: { create: async () => inline },
+      onPlacementChange: (_file, where, us) => void moves.push([where, us]),
+    });
+    return { session, moves };
+  }
+
+  it('moves a version inline when a quarter of its probe runs are quick, though most were slowed', async () => {
+    // 10 of 16 runs slowed to 400-900 µs: the median (400) says "worker"; the lower quartile (50), inline.
+    const times = [50, 400, 55, 600, 900, 48, 700, 52, 800, 450, 500, 51, 650, 420, 750, 49];
+    const { session, moves } = probedSession(times);
+    for (let i = 0; i < 16; i++) await session.run({}, []);
+    await vi.waitFor(() => expect(session.placement).toBe('inline'));
+    expect(moves).toEqual([['inline', 51]]);
+  });
+
+  it('keeps a version on its worker when fewer than a quarter of its runs are quick', async () => {
+    const times = [50, 400, 55, 600, 900, 480, 700, 520, 800, 450, 500, 510, 650, 420, 750, 490];
+    const { session, moves } = probedSession(times);
+    for (let i = 0; i < 16; i++) await session.run({}, []);
+    expect(session.placement).toBe('worker');
+    expect(moves).toEqual([['worker', 420]]);
+  });
+});
+
+describe('quantile', () => {
+  it('is the lower element at q of the sorted values', () => {
+    expect(quantile([9, 1, 5, 3], 0.5)).toBe(3);
+    expect(quantile([9, 1, 5, 3], 0.25)).toBe(1);
+    expect(quantile([4, 3, 2, 1, 8, 7, 6, 5], 0.25)).toBe(2);
+    expect(quantile([7], 0.25)).toBe(7);
+    expect(quantile([], 0.5)).toBe(Infinity);
   });
 });
