@@ -82,7 +82,9 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
   // Over the limit, still walk (the body bounds the walk) so a ragged array is reported as ragged,
   // but keep nothing.
   const collect = count <= limits.maxElementsPerInput;
-  const values: unknown[] = [];
+  // Sized up front: pushing grows (and copies) the array over and over for a large input.
+  const values: unknown[] = collect ? new Array<unknown>(count) : [];
+  let filled = 0;
   const maxString = limits.maxStringLength;
   const rank = shape.length;
   if (rank === 0) {
@@ -104,7 +106,7 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
         } else if (typeof x === 'string' && x.length > maxString) {
           throw stringTooLong(what, pathText(index, depth, i), x.length, limits);
         }
-        if (collect) values.push(x);
+        if (collect) values[filled++] = x;
       }
       depth--;
       continue;
