@@ -7,8 +7,8 @@ import type { HostTensor, Signature, TensorSpec } from './session.js';
 
 export interface JsonTensor {
   readonly shape: readonly number[];
-  /** Row-major, flat. */
-  readonly values: readonly unknown[];
+  /** Row-major, flat: a Float64Array when every element is a JSON number (nearly always). */
+  readonly values: ArrayLike<unknown>;
   /** V2 only: the datatype the caller declared, checked against the model's. */
   readonly datatype?: string;
 }
@@ -82,8 +82,11 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
   // Over the limit, still walk (the body bounds the walk) so a ragged array is reported as ragged,
   // but keep nothing.
   const collect = count <= limits.maxElementsPerInput;
-  // Sized up front: pushing grows (and copies) the array over and over for a large input.
-  const values: unknown[] = collect ? new Array<unknown>(count) : [];
+  // Numbers, nearly every input, go straight into a Float64Array sized up front: no boxed number
+  // and no array growth per element. An element of any other kind (a string such as "NaN", or
+  // what the signature check will refuse) moves what was read into a plain array.
+  let numbers: Float64Array | undefined = collect ? new Float64Array(count) : undefined;
+  let values: unknown[] = [];
   let filled = 0;
   const maxString = limits.maxStringLength;
   const rank = shape.length;
@@ -106,7 +109,16 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
         } else if (typeof x === 'string' && x.length > maxString) {
           throw stringTooLong(what, pathText(index, depth, i), x.length, limits);
         }
-        if (collect) values[filled++] = x;
+        if (!collect) continue;
+        if (numbers !== undefined) {
+          if (typeof x === 'number') {
+            numbers[filled++] = x;
+            continue;
+          }
+          values = Array.from(numbers.subarray(0, filled));
+          numbers = undefined;
+        }
+        values[filled++] = x;
       }
       depth--;
       continue;
@@ -126,7 +138,7 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
     depth++;
   }
   checkElementCount(what, shape, count, limits);
-  return { shape, values };
+  return { shape, values: numbers ?? values };
 }
 
 function stringTooLong(what: string, at: string, length: number, limits: InputLimits): GatewayError {
@@ -204,7 +216,7 @@ function encodeOne(spec: TensorSpec, t: InputTensor): HostTensor {
  * (no second pass, no intermediate array). Anything but a plain finite number goes through
  * elementProblem, so the accepted forms and the messages are exactly the general path's.
  */
-function packFloats(spec: TensorSpec, values: readonly unknown[]): Float32Array | Float64Array {
+function packFloats(spec: TensorSpec, values: ArrayLike<unknown>): Float32Array | Float64Array {
   const n = values.length;
   const out = spec.type === 'float32' ? new Float32Array(n) : new Float64Array(n);
   const single = spec.type === 'float32';

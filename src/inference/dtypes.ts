@@ -122,10 +122,11 @@ function show(v: unknown): string {
 }
 
 /** Packs already-validated JSON elements into the typed storage onnxruntime expects. */
-export function packElements(type: OrtType, values: readonly unknown[]): TensorData {
+export function packElements(type: OrtType, values: ArrayLike<unknown>): TensorData {
   switch (type) {
     case 'string':
-      return values as string[];
+      // Checked to be strings element by element, so never a Float64Array of numbers.
+      return (Array.isArray(values) ? values : Array.from(values)) as string[];
     case 'bool':
       return Uint8Array.from(values, (v) => (v === true || v === 1 ? 1 : 0));
     // The float constructors convert "NaN"/"Infinity"/"-Infinity" themselves (ToNumber), and

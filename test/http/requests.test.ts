@@ -43,7 +43,7 @@ describe('request limits', () => {
   it('takes V2 data flat or nested, and refuses data that does not fill the shape', () => {
     const flat = parseV2Infer({ inputs: [{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }] }, small);
     const nested = parseV2Infer({ inputs: [{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [[1, 2], [3, 4]] }] }, small);
-    expect(flat.inputs.get('x')).toEqual({ shape: [2, 2], values: [1, 2, 3, 4], datatype: 'FP32' });
+    expect(flat.inputs.get('x')).toEqual({ shape: [2, 2], values: Float64Array.of(1, 2, 3, 4), datatype: 'FP32' });
     expect(nested.inputs.get('x')).toEqual(flat.inputs.get('x'));
     expect(refusal(() => parseV2Infer({ inputs: [{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3] }] }, small)).message).toBe(
       'input "x": shape [2, 2] needs 4 values, got 3',

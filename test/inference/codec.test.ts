@@ -31,7 +31,7 @@ describe('flattenNested', () => {
   });
 
   it('accepts nesting up to the rank limit and refuses one level more', () => {
-    expect(flattenNested(deepArray(32, 5), 'v')).toEqual({ shape: Array(32).fill(1), values: [5] });
+    expect(flattenNested(deepArray(32, 5), 'v')).toEqual({ shape: Array(32).fill(1), values: Float64Array.of(5) });
     expect(thrown(() => flattenNested(deepArray(5), 'v', small)).message).toMatch(/deeper than 4 levels/);
     expect(flattenNested(deepArray(4), 'v', small).shape).toEqual([1, 1, 1, 1]);
   });
@@ -59,12 +59,22 @@ describe('flattenNested', () => {
     expect(thrown(() => flattenNested([[1, 2], 3], 'v')).message).toBe('v: [1] should be an array of 2 (ragged array)');
   });
 
+  it('reads all-number inputs into a Float64Array, and switches to a plain array at the first other element', () => {
+    const numbers = flattenNested([[1.5, -0, 3], [4, 5e-320, 6]], 'v');
+    expect(numbers.values).toBeInstanceOf(Float64Array);
+    expect(Array.from(numbers.values)).toEqual([1.5, -0, 3, 4, 5e-320, 6]);
+    const mixed = flattenNested([[1, 2], ['NaN', 4], [true, null]], 'v');
+    expect(Array.isArray(mixed.values)).toBe(true);
+    expect(mixed.values).toEqual([1, 2, 'NaN', 4, true, null]);
+    expect(mixed.shape).toEqual([3, 2]);
+  });
+
   it('keeps row-major order for a 1x3x224x224 image', () => {
     const image = Array.from({ length: 3 }, (_, c) => Array.from({ length: 224 }, (_, y) => Array.from({ length: 224 }, (_, x) => c * 50176 + y * 224 + x)));
     const { shape, values } = flattenNested([image], 'v');
     expect(shape).toEqual([1, 3, 224, 224]);
     expect(values.length).toBe(150_528);
-    expect(values.every((v, i) => v === i)).toBe(true);
+    expect(Array.from(values).every((v, i) => v === i)).toBe(true);
   });
 });
 

@@ -76,7 +76,7 @@ describe('nesting', () => {
   it('flattens and nests back, zero-sized dims and scalars included', () => {
     for (const value of [[[1, 2, 3], [4, 5, 6]], [[[1], [2]]], [], [[], []], 7]) {
       const { shape, values } = flattenNested(value, 'v');
-      expect(nest(values, shape)).toEqual(value);
+      expect(nest(Array.from(values), shape)).toEqual(value);
     }
     expect(flattenNested([[1, 2], [3, 4]], 'v').shape).toEqual([2, 2]);
   });
