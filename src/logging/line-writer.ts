@@ -1,6 +1,6 @@
-// Log lines to a file descriptor (stdout), written asynchronously and in order: a line is handed
+// Log lines to a file descriptor (stdout), written asynchronously and in order: lines are handed
 // to the kernel as soon as the previous write finished, and lines logged meanwhile go out
-// together in the next write, joined once.
+// together in the next writes.
 //
 // Why not pino.destination({ sync: false }) (sonic-boom): its write() measures the byte length of
 // the buffered text it appends to on every line, which flattens that text each time. Under load
@@ -8,20 +8,34 @@
 // the largest single allocation of a request), and the collector's work grows with it.
 import fs from 'node:fs';
 
-/** What write() needs from the file system; fs by default, a fake in tests. */
+/** What the writer needs from the file system; fs by default, a fake in tests. */
 export interface LineSink {
   write(fd: number, data: Buffer, callback: (err: NodeJS.ErrnoException | null, written: number) => void): void;
   writeSync(fd: number, data: Buffer): number;
 }
 
+/**
+ * At most this many bytes per write, in whole lines (a longer line goes alone): a pipe takes a
+ * write of up to PIPE_BUF (4096 bytes on Linux) in one piece, so the lines of the processes of a
+ * cluster, which share stdout, never interleave inside a line.
+ */
+export const MAX_WRITE_BYTES = 4096;
 const RETRY_MS = 10;
 
 export class LineWriter {
   private pending: string[] = [];
+  private head = 0;
   /** Characters buffered, counting a write under way: the bound on what a lagging reader costs. */
   private buffered = 0;
-  private inFlight: Buffer | undefined;
+  /** The write under way: its bytes not yet taken, its characters and lines. */
+  private inFlight: { data: Buffer; chars: number; lines: number } | undefined;
+  /** True while the kernel has the write (a callback will come); false while a retry waits. */
+  private inKernel = false;
+  private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private queued = 0;
+  private written = 0;
+  private waiters: Array<{ upTo: number; callback: () => void }> = [];
   /** Lines refused because the buffer was full. */
   dropped = 0;
 
@@ -40,72 +54,125 @@ export class LineWriter {
     }
     this.pending.push(line);
     this.buffered += line.length;
+    this.queued++;
     if (this.inFlight === undefined) this.writeNext();
     return true;
   }
 
-  /** Writes everything buffered before returning (on exit: no event loop is left to wait on). */
+  /**
+   * Writes everything buffered before returning (pino's fatal(), and exit: no event loop is left
+   * to wait on). A write waiting to be retried goes first; one the kernel has now cannot be
+   * waited for, and what follows it is written after it.
+   */
   flushSync(): void {
     if (this.closed) return;
-    // A write under way finishes on its own thread; what follows it goes out now.
-    const text = this.take();
-    if (text === undefined) return;
-    let data = Buffer.from(text);
-    while (data.length > 0) {
-      try {
-        data = data.subarray(this.sink.writeSync(this.fd, data));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.close();
-      }
+    if (this.inFlight !== undefined && !this.inKernel) {
+      clearTimeout(this.retry);
+      const { data, chars, lines } = this.inFlight;
+      this.inFlight = undefined;
+      if (!this.writeAllSync(data)) return;
+      this.settle(chars, lines);
     }
-    this.buffered = 0;
+    for (let chunk = this.take(); chunk !== undefined; chunk = this.take()) {
+      if (!this.writeAllSync(Buffer.from(chunk.text))) return;
+      this.settle(chunk.text.length, chunk.lines);
+    }
   }
 
-  /** pino's logger.flush(): calls back once what is buffered now has been written. */
+  /** pino's logger.flush(): calls back once every line buffered now has been written. */
   flush(callback?: (err?: Error) => void): void {
     if (callback === undefined) return;
-    if (this.inFlight === undefined && this.pending.length === 0) return callback();
-    const check = (): void => {
-      if (this.inFlight === undefined && this.pending.length === 0) callback();
-      else setTimeout(check, 1).unref();
-    };
-    check();
+    if (this.closed || this.written >= this.queued) return callback();
+    this.waiters.push({ upTo: this.queued, callback });
   }
 
-  private take(): string | undefined {
-    if (this.pending.length === 0) return undefined;
-    const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
-    this.pending = [];
-    return text;
+  /** Whole lines from the front of the buffer, up to MAX_WRITE_BYTES (one line at least). */
+  private take(): { text: string; lines: number } | undefined {
+    if (this.head === this.pending.length) return undefined;
+    let end = this.head;
+    let bytes = 0;
+    do {
+      bytes += Buffer.byteLength(this.pending[end] as string);
+      end++;
+    } while (end < this.pending.length && bytes + Buffer.byteLength(this.pending[end] as string) <= MAX_WRITE_BYTES);
+    const text = end === this.head + 1 ? (this.pending[this.head] as string) : this.pending.slice(this.head, end).join('');
+    const lines = end - this.head;
+    this.head = end;
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    }
+    return { text, lines };
   }
 
   private writeNext(): void {
-    const text = this.take();
-    if (text === undefined) return;
-    this.send(Buffer.from(text), text.length);
+    const chunk = this.take();
+    if (chunk === undefined) return;
+    this.inFlight = { data: Buffer.from(chunk.text), chars: chunk.text.length, lines: chunk.lines };
+    this.send();
   }
 
-  private send(data: Buffer, chars: number): void {
-    this.inFlight = data;
-    this.sink.write(this.fd, data, (err, written) => {
+  private send(): void {
+    const flight = this.inFlight;
+    if (flight === undefined) return;
+    this.inKernel = true;
+    this.sink.write(this.fd, flight.data, (err, written) => {
+      // flushSync or close took this write over meanwhile.
+      if (this.inFlight !== flight) return;
+      this.inKernel = false;
       if (err) {
-        // A non-blocking descriptor that is full: try the same bytes again shortly.
-        if (err.code === 'EAGAIN') return void setTimeout(() => this.send(data, chars), RETRY_MS);
+        // A non-blocking descriptor that is full: the same bytes again shortly.
+        if (err.code === 'EAGAIN') return void (this.retry = setTimeout(() => this.send(), RETRY_MS));
         // The reader is gone (EPIPE) or the descriptor is bad: logging stops, serving goes on.
         return this.close();
       }
-      if (written < data.length) return this.send(data.subarray(written), chars);
+      if (written < flight.data.length) {
+        flight.data = flight.data.subarray(written);
+        return this.send();
+      }
       this.inFlight = undefined;
-      this.buffered -= chars;
+      this.settle(flight.chars, flight.lines);
       this.writeNext();
     });
   }
 
+  /** Accounts for lines now written, and calls back the flushes waiting for them. */
+  private settle(chars: number, lines: number): void {
+    this.buffered -= chars;
+    this.written += lines;
+    if (this.waiters.length === 0) return;
+    const done = this.waiters.filter((w) => w.upTo <= this.written);
+    this.waiters = this.waiters.filter((w) => w.upTo > this.written);
+    for (const w of done) w.callback();
+  }
+
+  /** Writes all of `data` now; false (and logging stops) when the descriptor fails. */
+  private writeAllSync(data: Buffer): boolean {
+    while (data.length > 0) {
+      try {
+        data = data.subarray(this.sink.writeSync(this.fd, data));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.close();
+          return false;
+        }
+        // A full non-blocking pipe: wait for the reader rather than spin.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_MS);
+      }
+    }
+    return true;
+  }
+
   private close(): void {
     this.closed = true;
+    clearTimeout(this.retry);
     this.pending = [];
+    this.head = 0;
     this.inFlight = undefined;
     this.buffered = 0;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.callback();
   }
 }
 

@@ -1,7 +1,7 @@
 // The stdout writer: lines go out in order, coalesced while a write is under way, whatever the
 // kernel takes per call; a full buffer drops lines, a gone reader stops logging, exit flushes.
 import { describe, expect, it } from 'vitest';
-import { LineWriter, type LineSink } from '../../src/logging/line-writer.js';
+import { LineWriter, MAX_WRITE_BYTES, type LineSink } from '../../src/logging/line-writer.js';
 
 type Done = (err: NodeJS.ErrnoException | null, written: number) => void;
 
@@ -116,5 +116,50 @@ describe('LineWriter', () => {
     w.flushSync();
     expect(sink.syncCalls).toEqual(['b\nc\n']);
     expect(sink.calls).toEqual(['a\n']);
+  });
+
+  it('writes a retry that is waiting first, then the rest, when flushed synchronously; the retry never fires after', async () => {
+    const sink = new FakeSink();
+    const w = new LineWriter(1, 1 << 20, sink);
+    w.write('a\n');
+    w.write('b\n');
+    sink.complete(errno('EAGAIN'));
+    w.write('c\n');
+    w.flushSync();
+    expect(sink.syncCalls.join('')).toBe('a\nb\nc\n');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sink.calls).toEqual(['a\n']);
+  });
+
+  it('writes whole lines, at most MAX_WRITE_BYTES per write, so processes sharing a pipe never interleave inside a line', () => {
+    const sink = new FakeSink();
+    const w = new LineWriter(1, 1 << 20, sink);
+    const line = (i: number, n = 300) => `${String(i).padStart(4, '0')}${'x'.repeat(n - 5)}\n`;
+    w.write(line(0));
+    for (let i = 1; i <= 30; i++) w.write(line(i));
+    w.write(line(31, 5000)); // longer than a write: goes alone
+    w.write(line(32));
+    while (sink.pending > 0) sink.complete();
+    expect(sink.bytes.join('')).toBe(Array.from({ length: 33 }, (_, i) => line(i, i === 31 ? 5000 : 300)).join(''));
+    for (const b of sink.bytes) {
+      expect(b.toString().endsWith('\n')).toBe(true);
+      if (b.length > MAX_WRITE_BYTES) expect(b.toString()).toBe(line(31, 5000));
+    }
+    expect(sink.bytes.map((b) => b.length)).toEqual([300, 13 * 300, 13 * 300, 4 * 300, 5000, 300]);
+  });
+
+  it('flush calls back once the lines buffered when it was called are written, not later ones', () => {
+    const sink = new FakeSink();
+    const w = new LineWriter(1, 1 << 20, sink);
+    const flushed: string[] = [];
+    w.flush(() => flushed.push('empty'));
+    w.write('a\n');
+    w.write('b\n');
+    w.flush(() => flushed.push('ab'));
+    w.write('c\n');
+    sink.complete(); // a
+    expect(flushed).toEqual(['empty']);
+    sink.complete(); // b and c
+    expect(flushed).toEqual(['empty', 'ab']);
   });
 });
