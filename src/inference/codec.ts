@@ -82,10 +82,12 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
   // Over the limit, still walk (the body bounds the walk) so a ragged array is reported as ragged,
   // but keep nothing.
   const collect = count <= limits.maxElementsPerInput;
-  // Numbers, nearly every input, go straight into a Float64Array sized up front: no boxed number
-  // and no array growth per element. An element of any other kind (a string such as "NaN", or
-  // what the signature check will refuse) moves what was read into a plain array.
-  let numbers: Float64Array | undefined = collect ? new Float64Array(count) : undefined;
+  // Numbers, nearly every input, go straight into a Float64Array: no boxed number per element.
+  // An element of any other kind (a string such as "NaN", or what the signature check will
+  // refuse) moves what was read into a plain array. Sized up front only up to PREALLOCATED: the
+  // count comes from the first element of each level, and a small ragged body could claim a huge
+  // one; beyond that it doubles as elements actually arrive.
+  let numbers: Float64Array | undefined = collect ? new Float64Array(Math.min(count, PREALLOCATED)) : undefined;
   let values: unknown[] = [];
   let filled = 0;
   const maxString = limits.maxStringLength;
@@ -112,6 +114,7 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
         if (!collect) continue;
         if (numbers !== undefined) {
           if (typeof x === 'number') {
+            if (filled === numbers.length) numbers = grown(numbers, count);
             numbers[filled++] = x;
             continue;
           }
@@ -139,6 +142,15 @@ export function flattenNested(value: unknown, what: string, limits: InputLimits 
   }
   checkElementCount(what, shape, count, limits);
   return { shape, values: numbers ?? values };
+}
+
+/** Elements of an input read into storage allocated before they are seen. */
+const PREALLOCATED = 1 << 16;
+
+function grown(numbers: Float64Array, count: number): Float64Array {
+  const next = new Float64Array(Math.min(count, numbers.length * 2));
+  next.set(numbers);
+  return next;
 }
 
 function stringTooLong(what: string, at: string, length: number, limits: InputLimits): GatewayError {

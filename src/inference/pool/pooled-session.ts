@@ -230,10 +230,10 @@ function elementsOf(feeds: Readonly<Record<string, HostTensor>>): number {
   return n;
 }
 
-/** The q-quantile of xs (lower element; q = 0.5 the median); Infinity when empty. */
+/** The element at q of the sorted values (q = 0.5: the median, the upper one of an even count); Infinity when empty. */
 export function quantile(xs: readonly number[], q: number): number {
   const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * q))] ?? Infinity;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Infinity;
 }
 
 function fromWire(wire: readonly WireTensor[]): Record<string, HostTensor> {
