@@ -15,11 +15,15 @@ export interface LineSink {
 }
 
 /**
- * At most this many bytes per write, in whole lines (a longer line goes alone): a pipe takes a
- * write of up to PIPE_BUF (4096 bytes on Linux) in one piece, so the lines of the processes of a
- * cluster, which share stdout, never interleave inside a line.
+ * At most this many bytes per write, in whole lines (a longer line goes alone): Linux's default
+ * pipe capacity. The processes of a cluster share stdout, and Linux copies a write into a pipe in
+ * one piece while the pipe has room for it, so their lines do not interleave unless the reader
+ * has fallen a whole pipe behind. Smaller writes (PIPE_BUF, 4 KiB, is atomic even into a full
+ * pipe) cannot keep up: one write completes per turn of the event loop, and a busy turn logs
+ * more than 4 KiB, so lines piled up, lived long enough to be promoted to the old generation,
+ * and would in the end have been dropped.
  */
-export const MAX_WRITE_BYTES = 4096;
+export const MAX_WRITE_BYTES = 64 * 1024;
 const RETRY_MS = 10;
 
 export class LineWriter {

@@ -131,21 +131,32 @@ describe('LineWriter', () => {
     expect(sink.calls).toEqual(['a\n']);
   });
 
-  it('writes whole lines, at most MAX_WRITE_BYTES per write, so processes sharing a pipe never interleave inside a line', () => {
+  it('writes whole lines, at most MAX_WRITE_BYTES per write, a longer line alone', () => {
     const sink = new FakeSink();
-    const w = new LineWriter(1, 1 << 20, sink);
-    const line = (i: number, n = 300) => `${String(i).padStart(4, '0')}${'x'.repeat(n - 5)}\n`;
-    w.write(line(0));
-    for (let i = 1; i <= 30; i++) w.write(line(i));
-    w.write(line(31, 5000)); // longer than a write: goes alone
-    w.write(line(32));
+    const w = new LineWriter(1, 1 << 24, sink);
+    const size = 5000;
+    const line = (i: number, n = size) => `${String(i).padStart(4, '0')}${'x'.repeat(n - 5)}\n`;
+    const perWrite = Math.floor(MAX_WRITE_BYTES / size);
+    const lines = [line(0), ...Array.from({ length: 2 * perWrite + 3 }, (_, i) => line(i + 1)), line(99, MAX_WRITE_BYTES + 10), line(100)];
+    for (const l of lines) w.write(l);
     while (sink.pending > 0) sink.complete();
-    expect(sink.bytes.join('')).toBe(Array.from({ length: 33 }, (_, i) => line(i, i === 31 ? 5000 : 300)).join(''));
-    for (const b of sink.bytes) {
-      expect(b.toString().endsWith('\n')).toBe(true);
-      if (b.length > MAX_WRITE_BYTES) expect(b.toString()).toBe(line(31, 5000));
+    expect(sink.bytes.join('')).toBe(lines.join(''));
+    for (const b of sink.bytes) expect(b.toString().endsWith('\n')).toBe(true);
+    expect(sink.bytes.map((b) => b.length)).toEqual([size, perWrite * size, perWrite * size, 3 * size, MAX_WRITE_BYTES + 10, size]);
+  });
+
+  it('keeps up when every turn of the event loop logs more than one small write holds', () => {
+    // One write completes per turn; each turn logs 30 lines of 500 bytes (15 KB): what a turn
+    // logs must go out in the next write, or lines pile up turn after turn.
+    const sink = new FakeSink();
+    const w = new LineWriter(1, 1 << 24, sink);
+    const turn = (t: number) => Array.from({ length: 30 }, (_, i) => `${String(t * 100 + i).padStart(6, '0')}${'y'.repeat(493)}\n`);
+    for (let t = 0; t < 20; t++) {
+      for (const l of turn(t)) w.write(l);
+      sink.complete();
     }
-    expect(sink.bytes.map((b) => b.length)).toEqual([300, 13 * 300, 13 * 300, 4 * 300, 5000, 300]);
+    const written = sink.bytes.slice(0, -1).reduce((n, b) => n + b.length, 0);
+    expect(written).toBeGreaterThanOrEqual(19 * 30 * 500 - 500);
   });
 
   it('flush calls back once the lines buffered when it was called are written, not later ones', () => {
