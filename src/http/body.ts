@@ -33,14 +33,18 @@ export async function turnFor(text: { length: number }, gate: TurnGate | undefin
 export async function readJson(ctx: Context, { limitBytes, gate }: BodyOptions): Promise<unknown> {
   // Like KServe and TF Serving, the body is read as JSON whatever Content-Type says: curl's -d
   // sends form-encoded by default, and refusing that helps nobody.
-  let text: string;
-  try {
-    text = await getRawBody(ctx.req, { limit: limitBytes, encoding: 'utf8', length: ctx.request.length });
-  } catch (err) {
-    throw readFailure(err, limitBytes);
-  }
-  await turnFor(text, gate);
+  // Bytes, decoded here: raw-body's `encoding` goes through iconv-lite's stream decoder, a
+  // measurable part of a small request (~2 µs); Buffer#toString decodes UTF-8 the same way
+  // (malformed sequences become U+FFFD) and the BOM is dropped as iconv-lite drops it.
+  const text = utf8Text(await readBytes(ctx, { limitBytes }));
+  if (text.length >= LARGE_BODY_CHARS) await turnFor(text, gate);
   return parseJsonText(text);
+}
+
+/** UTF-8 bytes → text, without a leading byte-order mark. */
+export function utf8Text(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** JSON text → value; empty or malformed text is a MALFORMED_JSON error. */

@@ -90,15 +90,19 @@ export class LineWriter {
     this.waiters.push({ upTo: this.queued, callback });
   }
 
-  /** Whole lines from the front of the buffer, up to MAX_WRITE_BYTES (one line at least). */
+  /**
+   * Whole lines from the front of the buffer, up to MAX_WRITE_BYTES (one line at least), counted
+   * in characters: log lines are nearly all ASCII, and measuring each line's bytes cost more than
+   * the bound is worth (it only approximates the pipe's capacity).
+   */
   private take(): { text: string; lines: number } | undefined {
     if (this.head === this.pending.length) return undefined;
     let end = this.head;
-    let bytes = 0;
+    let size = 0;
     do {
-      bytes += Buffer.byteLength(this.pending[end] as string);
+      size += (this.pending[end] as string).length;
       end++;
-    } while (end < this.pending.length && bytes + Buffer.byteLength(this.pending[end] as string) <= MAX_WRITE_BYTES);
+    } while (end < this.pending.length && size + (this.pending[end] as string).length <= MAX_WRITE_BYTES);
     const text = end === this.head + 1 ? (this.pending[this.head] as string) : this.pending.slice(this.head, end).join('');
     const lines = end - this.head;
     this.head = end;

@@ -57,6 +57,16 @@ describe('POST /predict', () => {
     expect(res.headers.get('x-model-version')).toBe('1');
   });
 
+  it('reads the body as UTF-8 bytes: a leading byte-order mark is dropped, other characters decode as sent', async () => {
+    const post = (bytes: Buffer) => fetch(`${gw.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
+    const withBom = await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ model: 'ab', version: '1', inputs: { x: [[2]] } }))]));
+    expect(withBom.status).toBe(200);
+    expect(await withBom.json()).toEqual({ model: 'ab', version: '1', outputs: { y: [[4]] } });
+    const accented = await post(Buffer.from('{"model":"modèle-λ","inputs":{"x":[[1]]}}', 'utf8'));
+    expect(accented.status).toBe(404);
+    expect(((await accented.json()) as { error: string }).error).toBe('unknown model "modèle-λ"');
+  });
+
   it('echoes the caller x-request-id, or makes one', async () => {
     const given = await gw.post('/predict', { model: 'ab', inputs: { x: [[1]] } }, { 'x-request-id': 'req-123' });
     expect(given.headers.get('x-request-id')).toBe('req-123');
