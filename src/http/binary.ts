@@ -9,7 +9,7 @@ import { GatewayError } from '../errors/catalogue.js';
 import { V2_DATATYPE } from '../inference/dtypes.js';
 import { rawFromTensor } from '../inference/raw-tensor.js';
 import type { InferResult } from '../service/gateway-service.js';
-import { parseJsonText, readBytes, readJson, turnFor, type BodyOptions } from './body.js';
+import { parseJsonText, readBytes, readJson, turnFor, utf8Text, type BodyOptions } from './body.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -36,7 +36,7 @@ export async function readV2Body(ctx: Context, options: BodyOptions): Promise<V2
   }
   // Raw tensor bytes are one copy each; only a large JSON header is worth a turn of its own.
   await turnFor({ length: headerLength }, options.gate);
-  const json = parseJsonText(bytes.toString('utf8', 0, headerLength), 'the JSON header');
+  const json = parseJsonText(utf8Text(bytes.subarray(0, headerLength)), 'the JSON header');
   return { json, binary: bytes.subarray(headerLength) };
 }
 

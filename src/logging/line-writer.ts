@@ -79,7 +79,7 @@ export class LineWriter {
     }
     for (let chunk = this.take(); chunk !== undefined; chunk = this.take()) {
       if (!this.writeAllSync(Buffer.from(chunk.text))) return;
-      this.settle(chunk.text.length, chunk.lines);
+      this.settle(chunk.text.length, chunk.lines.length);
     }
   }
 
@@ -92,10 +92,10 @@ export class LineWriter {
 
   /**
    * Whole lines from the front of the buffer, up to MAX_WRITE_BYTES (one line at least), counted
-   * in characters: log lines are nearly all ASCII, and measuring each line's bytes cost more than
-   * the bound is worth (it only approximates the pipe's capacity).
+   * in characters: a character is at least one byte, and log lines are nearly all ASCII, so this
+   * rarely takes too many; writeNext measures the bytes once and puts back any excess.
    */
-  private take(): { text: string; lines: number } | undefined {
+  private take(): { lines: string[]; text: string } | undefined {
     if (this.head === this.pending.length) return undefined;
     let end = this.head;
     let size = 0;
@@ -103,20 +103,34 @@ export class LineWriter {
       size += (this.pending[end] as string).length;
       end++;
     } while (end < this.pending.length && size + (this.pending[end] as string).length <= MAX_WRITE_BYTES);
-    const text = end === this.head + 1 ? (this.pending[this.head] as string) : this.pending.slice(this.head, end).join('');
-    const lines = end - this.head;
+    const lines = this.pending.slice(this.head, end);
     this.head = end;
     if (this.head === this.pending.length) {
       this.pending = [];
       this.head = 0;
     }
-    return { text, lines };
+    return { lines, text: lines.length === 1 ? (lines[0] as string) : lines.join('') };
   }
 
   private writeNext(): void {
     const chunk = this.take();
     if (chunk === undefined) return;
-    this.inFlight = { data: Buffer.from(chunk.text), chars: chunk.text.length, lines: chunk.lines };
+    let { lines, text } = chunk;
+    let data = Buffer.from(text);
+    if (data.length > MAX_WRITE_BYTES && lines.length > 1) {
+      // Multi-byte characters: keep the lines that fit in MAX_WRITE_BYTES, the rest go first next.
+      let keep = 0;
+      for (let bytes = 0; keep < lines.length; keep++) {
+        bytes += Buffer.byteLength(lines[keep] as string);
+        if (bytes > MAX_WRITE_BYTES && keep > 0) break;
+      }
+      this.pending = [...lines.slice(keep), ...this.pending.slice(this.head)];
+      this.head = 0;
+      lines = lines.slice(0, keep);
+      text = lines.join('');
+      data = Buffer.from(text);
+    }
+    this.inFlight = { data, chars: text.length, lines: lines.length };
     this.send();
   }
 

@@ -151,6 +151,15 @@ describe('V2 binary data extension', () => {
     ]);
   });
 
+  it('drops a byte-order mark before the JSON header, as for a JSON body', async () => {
+    const header = { inputs: [{ name: 'a', shape: [1], datatype: 'FP32', data: [1] }, { name: 'b', shape: [1], datatype: 'FP32', parameters: { binary_data_size: 4 } }] };
+    const head = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(header))]);
+    const body = Buffer.concat([head, Buffer.from(f32(2))]);
+    const res = await send(gw, '/v2/models/add/infer', body, { 'Inference-Header-Content-Length': String(head.length) });
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json.outputs?.[0]).toEqual({ name: 'sum', datatype: 'FP32', shape: [1], data: [3] });
+  });
+
   it('sends only the outputs asked for in binary, in output order', async () => {
     const header = {
       inputs: [

@@ -145,6 +145,24 @@ describe('LineWriter', () => {
     expect(sink.bytes.map((b) => b.length)).toEqual([size, perWrite * size, perWrite * size, 3 * size, MAX_WRITE_BYTES + 10, size]);
   });
 
+  it('counts bytes, not characters, against MAX_WRITE_BYTES: lines of multi-byte characters are split across writes', () => {
+    const sink = new FakeSink();
+    const w = new LineWriter(1, 1 << 24, sink);
+    // 1,000 characters, 2,990 bytes each: 65 lines' characters fit in one write, their bytes do not.
+    const line = (i: number) => `${String(i).padStart(4, '0')}${'€'.repeat(995)}\n`;
+    const lines = Array.from({ length: 70 }, (_, i) => line(i));
+    w.write(line(999)); // in flight: the rest queue behind it
+    for (const l of lines) w.write(l);
+    while (sink.pending > 0) sink.complete();
+    expect(Buffer.concat(sink.bytes).toString()).toBe([line(999), ...lines].join(''));
+    for (const b of sink.bytes) {
+      expect(b.length).toBeLessThanOrEqual(MAX_WRITE_BYTES);
+      expect(b.toString().endsWith('\n')).toBe(true);
+    }
+    const perWrite = Math.floor(MAX_WRITE_BYTES / Buffer.byteLength(line(0)));
+    expect(sink.bytes.slice(1).map((b) => b.length / Buffer.byteLength(line(0)))).toEqual([perWrite, perWrite, perWrite, 70 - 3 * perWrite]);
+  });
+
   it('keeps up when every turn of the event loop logs more than one small write holds', () => {
     // One write completes per turn; each turn logs 30 lines of 500 bytes (15 KB): what a turn
     // logs must go out in the next write, or lines pile up turn after turn.
