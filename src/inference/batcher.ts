@@ -245,6 +245,8 @@ export class Batchers {
       this.hooks.warn({ event: 'batching_off', model, version, reason }, 'batching is configured but the model cannot be batched; serving unbatched');
       return undefined;
     }
+    // Probed on single rows it might look tiny, but its batches grow with load: off the event loop.
+    session.keepOnWorker?.();
     return new Batcher({
       policy,
       run: (feeds, outputs) => session.run(feeds, outputs),

@@ -38,6 +38,11 @@ export interface ModelSession {
   /** Runs the model; `outputs` names which outputs to fetch (tensor outputs only). */
   run(feeds: Readonly<Record<string, HostTensor>>, outputs: readonly string[]): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
+  /**
+   * Its runs grow with load (a batching version's batches): a session that could move onto the
+   * event loop (inference/pool) stays on, or goes back to, its worker thread.
+   */
+  keepOnWorker?(): void;
 }
 
 export interface SessionFactory {

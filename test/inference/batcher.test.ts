@@ -239,6 +239,20 @@ describe('Batchers', () => {
     expect(h.warnings).toEqual([{ event: 'batching_off', model: 'm', version: '1', reason: 'input "x" has a fixed first dimension (1)' }]);
   });
 
+  it('keeps a batching session on its worker thread, once, and leaves an unbatchable one as it is', async () => {
+    const h = hooks();
+    const batchers = new Batchers(h);
+    const policy = { maxBatchSize: 8, maxDelayMs: 5 };
+    const batched = Object.assign(new LinearSession(), { kept: 0, keepOnWorker() { this.kept++; } });
+    await Promise.all([1, 2].map((c) => batchers.run(batched, 'm', '1', policy, feedsOf(rowsFor(c, 1)), ['y'])));
+    await batchers.run(batched, 'm', '1', policy, feedsOf(rowsFor(3, 1)), ['y']);
+    expect(batched.kept).toBe(1);
+    const fixed = Object.assign(new LinearSession(), { kept: 0, keepOnWorker() { this.kept++; } });
+    (fixed as { signature: Signature }).signature = { ...fixed.signature, inputs: [{ name: 'x', isTensor: true, type: 'float32', shape: [1, 4] }] };
+    await batchers.run(fixed, 'm', '1', policy, feedsOf(rowsFor(1, 1)), ['y']);
+    expect(fixed.kept).toBe(0);
+  });
+
   it('names why a signature cannot be batched', () => {
     const sig = (shape: Array<number | string>): Signature => ({ inputs: [{ name: 'in', isTensor: true, type: 'float32', shape }], outputs: [] });
     expect(unbatchableReason(sig(['n', 3]))).toBeUndefined();

@@ -191,6 +191,13 @@ export class PooledSession implements ModelSession {
     }
   }
 
+  /** A batching version's session: never inline, and back to its worker if it had moved. */
+  keepOnWorker(): void {
+    const inline = this.inlineSession;
+    this.neverInline = true;
+    if (inline) void this.demote(inline, 0);
+  }
+
   private inlineTooSlow(us: number, feeds: Readonly<Record<string, HostTensor>>): boolean {
     if (us > this.deps.inline.demoteAboveUs && elementsOf(feeds) > this.probedElements) return true;
     const window = this.inlineTimes;
@@ -203,7 +210,8 @@ export class PooledSession implements ModelSession {
     this.neverInline = true;
     this.inlineSession = undefined;
     this.deps.onPlacementChange?.(this.deps.filePath, 'worker', us);
-    this.loadedGeneration = -1; // the worker copy was released: load it there again on the next run
+    // loadedGeneration already says whether the worker copy is there: releaseWorkerCopy marked it
+    // gone once the promotion finished; a promotion still draining the worker kept it.
     // Inline runs already started finish on the copy before it goes.
     while (this.inlineInFlight > 0) await new Promise((r) => setImmediate(r));
     await session.release().catch(() => undefined);

@@ -82,10 +82,14 @@ describe('the probe on a busy machine', () => {
   // a lower-priority thread is on a saturated machine), a quarter clean.
   function probedSession(times: number[]) {
     let calls = 0;
+    const ops: string[] = [];
     const slot = {
       index: 0,
       generation: 0,
-      call: async (message: { op: string }) => (message.op === 'run' ? { ok: true, outputs: [], us: times[calls++ % times.length] } : { ok: true }),
+      call: async (message: { op: string }) => {
+        ops.push(message.op);
+        return message.op === 'run' ? { ok: true, outputs: [], us: times[calls++ % times.length] } : { ok: true };
+      },
     } as unknown as WorkerSlot;
     const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
     const moves: Array<[string, number]> = [];
@@ -99,7 +103,7 @@ describe('the probe on a busy machine', () => {
       inlineFactory: { create: async () => inline },
       onPlacementChange: (_file, where, us) => void moves.push([where, us]),
     });
-    return { session, moves };
+    return { session, moves, ops };
   }
 
   it('moves a version inline when a quarter of its probe runs are quick, though most were slowed', async () => {
@@ -117,6 +121,92 @@ describe('the probe on a busy machine', () => {
     for (let i = 0; i < 16; i++) await session.run({}, []);
     expect(session.placement).toBe('worker');
     expect(moves).toEqual([['worker', 450]]);
+  });
+});
+
+describe('a batching version (keepOnWorker)', () => {
+  const quick = Array.from({ length: 16 }, () => 20);
+  function session(ops: string[], moves: Array<[string, number]>) {
+    const slot = {
+      index: 0,
+      generation: 0,
+      call: async (message: { op: string }) => {
+        ops.push(message.op);
+        return message.op === 'run' ? { ok: true, outputs: [], us: 20 } : { ok: true };
+      },
+    } as unknown as WorkerSlot;
+    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
+    return new PooledSession(inline.signature, {
+      slot,
+      sid: 1,
+      filePath: 'm.onnx',
+      threads: 1,
+      maxInFlight: 2,
+      inline: { enabled: true, warmupRuns: 0, probeRuns: quick.length, belowUs: 100, demoteAboveUs: 20_000 },
+      inlineFactory: { create: async () => inline },
+      onPlacementChange: (_file, where, us) => void moves.push([where, us]),
+    });
+  }
+
+  it('stays on its worker though its probe runs are quick', async () => {
+    const ops: string[] = [];
+    const moves: Array<[string, number]> = [];
+    const s = session(ops, moves);
+    s.keepOnWorker();
+    for (let i = 0; i < 20; i++) await s.run({}, []);
+    expect(s.placement).toBe('worker');
+    expect(moves).toEqual([]);
+    expect(ops.filter((op) => op === 'run')).toHaveLength(20);
+  });
+
+  it('goes back to its worker, loading its copy there again, if it had moved inline', async () => {
+    const ops: string[] = [];
+    const moves: Array<[string, number]> = [];
+    const s = session(ops, moves);
+    for (let i = 0; i < 16; i++) await s.run({}, []);
+    await vi.waitFor(() => expect(ops).toContain('release'));
+    expect(s.placement).toBe('inline');
+    s.keepOnWorker();
+    expect(s.placement).toBe('worker');
+    await s.run({}, []);
+    expect(moves.map(([where]) => where)).toEqual(['inline', 'worker']);
+    expect(ops.slice(-3)).toEqual(['release', 'load', 'run']);
+  });
+});
+
+describe('back to the worker while a promotion is still draining it', () => {
+  it('keeps the worker copy it never released: no second load', async () => {
+    const ops: string[] = [];
+    let hold: (() => void) | undefined;
+    let created: (() => void) | undefined;
+    const slot = {
+      index: 0,
+      generation: 0,
+      call: async (message: { op: string }) => {
+        ops.push(message.op);
+        if (message.op === 'run' && ops.filter((op) => op === 'run').length === 2) await new Promise<void>((r) => (hold = r));
+        return message.op === 'run' ? { ok: true, outputs: [], us: 20 } : { ok: true };
+      },
+    } as unknown as WorkerSlot;
+    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
+    const s = new PooledSession(inline.signature, {
+      slot,
+      sid: 1,
+      filePath: 'm.onnx',
+      threads: 1,
+      maxInFlight: 2,
+      inline: { enabled: true, warmupRuns: 0, probeRuns: 1, belowUs: 100, demoteAboveUs: 20_000 },
+      inlineFactory: { create: () => new Promise<ModelSession>((r) => (created = () => r(inline))) },
+    });
+    await s.run({}, []); // the probe: quick, so the promotion starts loading the inline copy
+    const held = s.run({}, []); // meanwhile sent to the worker, and held there
+    created?.();
+    await vi.waitFor(() => expect(s.placement).toBe('inline')); // promoted, waiting for the worker to drain
+    s.keepOnWorker();
+    hold?.();
+    await held;
+    await s.run({}, []);
+    expect(ops).toEqual(['run', 'run', 'run']);
   });
 });
 
