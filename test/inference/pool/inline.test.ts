@@ -77,39 +77,57 @@ describe('inline decision by measured run time', () => {
   });
 });
 
-describe('the probe on a busy machine', () => {
-  // A worker whose measured run times the test chooses: most slowed (its thread descheduled, as
-  // a lower-priority thread is on a saturated machine), a quarter clean.
-  function probedSession(times: number[]) {
-    let calls = 0;
-    const ops: string[] = [];
-    const slot = {
-      index: 0,
-      generation: 0,
-      call: async (message: { op: string }) => {
-        ops.push(message.op);
-        return message.op === 'run' ? { ok: true, outputs: [], us: times[calls++ % times.length] } : { ok: true };
-      },
-    } as unknown as WorkerSlot;
-    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
-    const moves: Array<[string, number]> = [];
-    const session = new PooledSession(inline.signature, {
-      slot,
-      sid: 1,
-      filePath: 'm.onnx',
-      threads: 1,
-      maxInFlight: 2,
-      inline: { enabled: true, warmupRuns: 0, probeRuns: 16, belowUs: 100, demoteAboveUs: 20_000 },
-      inlineFactory: { create: async () => inline },
-      onPlacementChange: (_file, where, us) => void moves.push([where, us]),
-    });
-    return { session, moves, ops };
-  }
+interface FakeWorkerOptions {
+  /** Worker-measured run times, in turn. */
+  readonly times: readonly number[];
+  readonly probeRuns: number;
+  /** Holds the worker's answer to its n-th run (1-based) until the returned release is called. */
+  readonly holdRun?: number;
+  /** Holds the inline copy's load until the returned release is called. */
+  readonly holdInlineLoad?: boolean;
+}
 
+/**
+ * A PooledSession on a fake worker whose run times the test chooses, recording the worker's
+ * operations and the placement moves.
+ */
+function onFakeWorker(options: FakeWorkerOptions) {
+  const ops: string[] = [];
+  const moves: Array<[string, number]> = [];
+  const holds: { run?: () => void; load?: () => void } = {};
+  let runs = 0;
+  const slot = {
+    index: 0,
+    generation: 0,
+    call: async (message: { op: string }) => {
+      ops.push(message.op);
+      if (message.op !== 'run') return { ok: true };
+      const us = options.times[runs++ % options.times.length];
+      if (runs === options.holdRun) await new Promise<void>((r) => (holds.run = r));
+      return { ok: true, outputs: [], us };
+    },
+  } as unknown as WorkerSlot;
+  const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
+  const session = new PooledSession(inline.signature, {
+    slot,
+    sid: 1,
+    filePath: 'm.onnx',
+    threads: 1,
+    maxInFlight: 2,
+    inline: { enabled: true, warmupRuns: 0, probeRuns: options.probeRuns, belowUs: 100, demoteAboveUs: 20_000 },
+    inlineFactory: { create: () => (options.holdInlineLoad ? new Promise<ModelSession>((r) => (holds.load = () => r(inline))) : Promise.resolve(inline)) },
+    onPlacementChange: (_file, where, us) => void moves.push([where, us]),
+  });
+  return { session, ops, moves, holds };
+}
+
+describe('the probe on a busy machine', () => {
+  // Most probe runs slowed (the worker thread descheduled, as a lower-priority thread is on a
+  // saturated machine), some clean.
   it('moves a version inline when a quarter of its probe runs are quick, though most were slowed', async () => {
     // 10 of 16 runs slowed to 400-900 µs: the median (450) says "worker"; the lower quartile (52), inline.
     const times = [50, 400, 55, 600, 900, 48, 700, 52, 800, 450, 500, 51, 650, 420, 750, 49];
-    const { session, moves } = probedSession(times);
+    const { session, moves } = onFakeWorker({ times, probeRuns: 16 });
     for (let i = 0; i < 16; i++) await session.run({}, []);
     await vi.waitFor(() => expect(session.placement).toBe('inline'));
     expect(moves).toEqual([['inline', 52]]);
@@ -117,7 +135,7 @@ describe('the probe on a busy machine', () => {
 
   it('keeps a version on its worker when fewer than a quarter of its runs are quick', async () => {
     const times = [50, 400, 55, 600, 900, 480, 700, 520, 800, 450, 500, 510, 650, 420, 750, 490];
-    const { session, moves } = probedSession(times);
+    const { session, moves } = onFakeWorker({ times, probeRuns: 16 });
     for (let i = 0; i < 16; i++) await session.run({}, []);
     expect(session.placement).toBe('worker');
     expect(moves).toEqual([['worker', 450]]);
@@ -125,87 +143,37 @@ describe('the probe on a busy machine', () => {
 });
 
 describe('a batching version (keepOnWorker)', () => {
-  const quick = Array.from({ length: 16 }, () => 20);
-  function session(ops: string[], moves: Array<[string, number]>) {
-    const slot = {
-      index: 0,
-      generation: 0,
-      call: async (message: { op: string }) => {
-        ops.push(message.op);
-        return message.op === 'run' ? { ok: true, outputs: [], us: 20 } : { ok: true };
-      },
-    } as unknown as WorkerSlot;
-    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
-    return new PooledSession(inline.signature, {
-      slot,
-      sid: 1,
-      filePath: 'm.onnx',
-      threads: 1,
-      maxInFlight: 2,
-      inline: { enabled: true, warmupRuns: 0, probeRuns: quick.length, belowUs: 100, demoteAboveUs: 20_000 },
-      inlineFactory: { create: async () => inline },
-      onPlacementChange: (_file, where, us) => void moves.push([where, us]),
-    });
-  }
-
   it('stays on its worker though its probe runs are quick', async () => {
-    const ops: string[] = [];
-    const moves: Array<[string, number]> = [];
-    const s = session(ops, moves);
-    s.keepOnWorker();
-    for (let i = 0; i < 20; i++) await s.run({}, []);
-    expect(s.placement).toBe('worker');
+    const { session, ops, moves } = onFakeWorker({ times: [20], probeRuns: 16 });
+    session.keepOnWorker();
+    for (let i = 0; i < 20; i++) await session.run({}, []);
+    expect(session.placement).toBe('worker');
     expect(moves).toEqual([]);
     expect(ops.filter((op) => op === 'run')).toHaveLength(20);
   });
 
   it('goes back to its worker, loading its copy there again, if it had moved inline', async () => {
-    const ops: string[] = [];
-    const moves: Array<[string, number]> = [];
-    const s = session(ops, moves);
-    for (let i = 0; i < 16; i++) await s.run({}, []);
+    const { session, ops, moves } = onFakeWorker({ times: [20], probeRuns: 16 });
+    for (let i = 0; i < 16; i++) await session.run({}, []);
     await vi.waitFor(() => expect(ops).toContain('release'));
-    expect(s.placement).toBe('inline');
-    s.keepOnWorker();
-    expect(s.placement).toBe('worker');
-    await s.run({}, []);
+    expect(session.placement).toBe('inline');
+    session.keepOnWorker();
+    expect(session.placement).toBe('worker');
+    await session.run({}, []);
     expect(moves.map(([where]) => where)).toEqual(['inline', 'worker']);
     expect(ops.slice(-3)).toEqual(['release', 'load', 'run']);
   });
-});
 
-describe('back to the worker while a promotion is still draining it', () => {
-  it('keeps the worker copy it never released: no second load', async () => {
-    const ops: string[] = [];
-    let hold: (() => void) | undefined;
-    let created: (() => void) | undefined;
-    const slot = {
-      index: 0,
-      generation: 0,
-      call: async (message: { op: string }) => {
-        ops.push(message.op);
-        if (message.op === 'run' && ops.filter((op) => op === 'run').length === 2) await new Promise<void>((r) => (hold = r));
-        return message.op === 'run' ? { ok: true, outputs: [], us: 20 } : { ok: true };
-      },
-    } as unknown as WorkerSlot;
-    const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
-    const s = new PooledSession(inline.signature, {
-      slot,
-      sid: 1,
-      filePath: 'm.onnx',
-      threads: 1,
-      maxInFlight: 2,
-      inline: { enabled: true, warmupRuns: 0, probeRuns: 1, belowUs: 100, demoteAboveUs: 20_000 },
-      inlineFactory: { create: () => new Promise<ModelSession>((r) => (created = () => r(inline))) },
-    });
-    await s.run({}, []); // the probe: quick, so the promotion starts loading the inline copy
-    const held = s.run({}, []); // meanwhile sent to the worker, and held there
-    created?.();
-    await vi.waitFor(() => expect(s.placement).toBe('inline')); // promoted, waiting for the worker to drain
-    s.keepOnWorker();
-    hold?.();
+  it('sent back while its promotion is still draining the worker, keeps the copy it never released: no second load', async () => {
+    const { session, ops, holds } = onFakeWorker({ times: [20], probeRuns: 1, holdRun: 2, holdInlineLoad: true });
+    await session.run({}, []); // the probe: quick, so the promotion starts loading the inline copy
+    const held = session.run({}, []); // meanwhile sent to the worker, and held there
+    holds.load?.();
+    await vi.waitFor(() => expect(session.placement).toBe('inline')); // promoted, waiting for the worker to drain
+    session.keepOnWorker();
+    holds.run?.();
     await held;
-    await s.run({}, []);
+    await session.run({}, []);
     expect(ops).toEqual(['run', 'run', 'run']);
   });
 });
