@@ -34,14 +34,15 @@ const registry = path.join(dir, 'registry.yaml');
 writeFileSync(registry, `models:\n  m:\n    versions: { "1": { uri: ${model}, weight: 1${batching} } }\n`);
 const profDir = path.join(dir, 'prof');
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+// The gateway as `npm start` runs it (its node flags and malloc settings), in one process.
+const launch = npmStartLaunch();
 writeFileSync(path.join(dir, 'gateway.log'), '');
 const gw =
   process.env.PROFILE_TARGET === 'naive'
     ? await startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model }, nodeArgs })
     : await startServer('gateway', 'dist/server.js', {
-        // As `npm start` runs it (its node flags and malloc settings), in one process.
-        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, ...npmStartLaunch().env, PROCESSES: '1', ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}) },
-        nodeArgs: [...npmStartLaunch().nodeArgs, ...nodeArgs],
+        env: { MODEL_REGISTRY: registry, MODEL_ROOTS: `${dir}:${MODELS_DIR}`, ...launch.env, PROCESSES: '1', ...(process.env.PROFILE_LOG_LEVEL ? { LOG_LEVEL: process.env.PROFILE_LOG_LEVEL } : {}) },
+        nodeArgs: [...launch.nodeArgs, ...nodeArgs],
         readyPath: '/v2/health/ready',
         logFile: path.join(dir, 'gateway.log'),
       });

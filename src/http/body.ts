@@ -37,8 +37,7 @@ export async function readJson(ctx: Context, { limitBytes, gate }: BodyOptions):
   // measurable part of a small request (~2 µs); Buffer#toString decodes UTF-8 the same way
   // (malformed sequences become U+FFFD) and the BOM is dropped as iconv-lite drops it.
   const text = utf8Text(await readBytes(ctx, { limitBytes }));
-  // turnFor checks the size itself; checked here as well so a small body does not await at all.
-  if (text.length >= LARGE_BODY_CHARS) await turnFor(text, gate);
+  await turnFor(text, gate);
   return parseJsonText(text);
 }
 
