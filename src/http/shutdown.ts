@@ -12,6 +12,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { InFlightList } from './in-flight.js';
 
 export interface ShutdownLogger {
   info(obj: object, msg: string): void;
@@ -72,7 +73,8 @@ async function acceptWaiting(server: http.Server, untilMs: number): Promise<void
 
 /** Call before `listen`, so every request is counted. */
 export function drainOnShutdown(server: http.Server, options: DrainOptions): Drainer {
-  const active = new Set<http.ServerResponse>();
+  // Not a Set: see in-flight.ts (a Set here made every request's objects outlive the young generation).
+  const active = new InFlightList<http.ServerResponse>();
   let draining = false;
   let listenerClosed = false;
   let sweep: NodeJS.Timeout | undefined;
@@ -86,10 +88,10 @@ export function drainOnShutdown(server: http.Server, options: DrainOptions): Dra
   };
 
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    active.add(res);
+    const entry = active.add(res);
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
-      active.delete(res);
+      active.remove(entry);
       sweepIdle();
     });
   });
@@ -100,7 +102,7 @@ export function drainOnShutdown(server: http.Server, options: DrainOptions): Dra
       draining = true;
       options.onDraining();
       // Responses not started yet close their connection too (Node reads this when writing headers).
-      for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const res of active.values()) if (!res.headersSent) res.shouldKeepAlive = false;
       options.log.info({ signal, inFlight: active.size, drainSeconds: options.drainMs / 1000, graceSeconds: options.graceMs / 1000 }, 'draining');
 
       const forced = setTimeout(() => {
