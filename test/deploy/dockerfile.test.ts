@@ -60,8 +60,9 @@ describe('Dockerfile', () => {
     expect(steps(runtime, 'USER').at(-1)).toBe('node');
     // node itself (PID 1), with the same node flags as `npm start` (README "Memory").
     const start = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-    const flags = /exec node ((?:--\S+ )*)dist\/server\.js$/.exec(start)?.[1]?.split(' ').filter(Boolean) ?? [];
-    expect(flags.length).toBeGreaterThan(0);
+    const command = /exec node ((?:--\S+ )*)dist\/server\.js$/.exec(start);
+    expect(command, start).not.toBeNull();
+    const flags = command?.[1]?.split(' ').filter(Boolean) ?? [];
     expect(JSON.parse(steps(runtime, 'CMD').at(-1) ?? 'null')).toEqual(['node', ...flags, 'dist/server.js']);
     expect(steps(runtime, 'ENV').join(' ')).toContain('PORT=8080');
   });
