@@ -42,5 +42,5 @@ HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.
 # Exec form: node is PID 1 and receives SIGTERM itself, so in-flight requests drain.
 # One gateway process per CPU the container may use (PROCESSES=auto, the default: a CPU limit
 # such as `docker run --cpus 2` counts, not the host's cores); PROCESSES=1 for a single process.
-# The same node command as `npm start` (no node flags; README "Memory").
-CMD ["node", "dist/server.js"]
+# The same node command as `npm start` (README "Memory": the young generation may grow to 16 MiB).
+CMD ["node", "--max-semi-space-size=16", "dist/server.js"]

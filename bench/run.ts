@@ -212,7 +212,7 @@ if (want('cold')) {
 
 // 7. 20 versions of a 16 MiB model cycling through a cache of 5: RSS over time. Twice: started as
 // `npm start` starts it (with its GLIBC_TUNABLES: glibc returns model-sized blocks to the OS; and
-// its young-generation flags), and as a bare `node dist/server.js` (glibc's and V8's defaults), to
+// its young-generation cap), and as a bare `node dist/server.js` (glibc's and V8's defaults), to
 // show what those settings are worth.
 if (want('cycle')) {
   const maxBytes = 5 * models.cycleBytes + 1024;

@@ -51,7 +51,7 @@ export interface StartOptions {
 }
 
 /**
- * How `npm start` runs the gateway: its node flags (the young generation) and GLIBC_TUNABLES
+ * How `npm start` runs the gateway: its node flags (the young generation's cap) and GLIBC_TUNABLES
  * (malloc), read from package.json, so the benchmark measures what users start.
  */
 export function npmStartLaunch(): { nodeArgs: string[]; env: Record<string, string> } {

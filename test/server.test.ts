@@ -1,6 +1,6 @@
 // The entry point as users run it: `npm start` on the default registry, the README's curl
 // examples against it, clean shutdown on SIGTERM, and refusal of a bad registry or environment.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -83,6 +83,25 @@ describe('npm start', () => {
         expect(JSON.parse(text)).toEqual(JSON.parse(ex.documented));
       }
     }
+  });
+
+  it('runs every gateway process with a young generation that may grow to 16 MiB, whatever the memory (README "Memory")', () => {
+    // The primary and each cluster worker (forked with the primary's flags) of this process group.
+    const group = String(server.child.pid);
+    const commands = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .flatMap((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const pgrp = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2];
+          return pgrp === group ? [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')] : [];
+        } catch {
+          return []; // gone meanwhile
+        }
+      })
+      .filter((argv) => argv.some((a) => a.endsWith('dist/server.js')));
+    expect(commands.length).toBeGreaterThanOrEqual(1);
+    for (const argv of commands) expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=16']));
   });
 
   it('logs each request with its x-request-id', async () => {

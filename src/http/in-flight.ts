@@ -8,12 +8,14 @@
 // so on: from then on every request's objects (its headers, request, response, ~5 KB) were
 // promoted to the old generation and left for the full collector. Measured with the tiny model
 // (docs/benchmarks.md): old-space growth 5.2–5.4 KB per request in that state against ~0.73 KB
-// without it, and ~15–30% more CPU per request; it set in at random in about one run in four,
+// without it, and 20–30% more CPU per request; it set in at random in about one run in four,
 // and in every run with a 24 MiB young generation. A removed entry here unlinks itself and drops
 // its links, so nothing dead keeps a newer object reachable.
 
 interface Entry<T> {
   readonly value: T;
+  /** The list it was added to: an entry of another list (or anything else) is never unlinked here. */
+  readonly owner: InFlightList<T>;
   prev: Entry<T> | undefined;
   next: Entry<T> | undefined;
   linked: boolean;
@@ -33,7 +35,7 @@ export class InFlightList<T> {
 
   /** Appends `value` (in order of arrival). */
   add(value: T): InFlightEntry<T> {
-    const entry: Entry<T> = { value, prev: this.tail, next: undefined, linked: true };
+    const entry: Entry<T> = { value, owner: this, prev: this.tail, next: undefined, linked: true };
     if (this.tail) this.tail.next = entry;
     else this.head = entry;
     this.tail = entry;
@@ -41,10 +43,10 @@ export class InFlightList<T> {
     return entry;
   }
 
-  /** Unlinks the entry; removing one twice does nothing. */
+  /** Unlinks the entry; removing one twice, or one this list did not hand out, does nothing. */
   remove(handle: InFlightEntry<T>): void {
-    const entry = handle as Entry<T>;
-    if (!entry.linked) return;
+    const entry = handle as Partial<Entry<T>>;
+    if (entry.owner !== this || entry.linked !== true) return;
     entry.linked = false;
     if (entry.prev) entry.prev.next = entry.next;
     else this.head = entry.next;

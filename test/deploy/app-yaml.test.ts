@@ -65,7 +65,7 @@ describe('app.yaml', () => {
     expect(pkg.scripts['gcp-build']).toBe('npm run build');
     // exec: no shell stays between npm and node, so a SIGTERM to the group reaches node alone and npm exits 0.
     // Only environment assignments (the malloc tunables, README "Memory") may come before it,
-    // and only node's own flags (the young generation, README "Memory") between node and the entry.
+    // and only node's own flags (the young generation's cap, README "Memory") between node and the entry.
     expect(pkg.scripts.start).toMatch(/^(?:[A-Z_]+=\S+ )*exec node (?:--[a-z-]+=\S+ )*dist\/server\.js$/);
   });
 

@@ -58,7 +58,7 @@ describe('Dockerfile', () => {
 
   it('runs as the non-root node user, node as PID 1 with the exec form', () => {
     expect(steps(runtime, 'USER').at(-1)).toBe('node');
-    // node itself (PID 1), with the same node flags as `npm start` (README "Memory").
+    // node itself (PID 1), with the same node command and flags as `npm start` (README "Memory").
     const start = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     const command = /exec node ((?:--\S+ )*)dist\/server\.js$/.exec(start);
     expect(command, start).not.toBeNull();

@@ -39,6 +39,19 @@ describe('InFlightList', () => {
     expect(list.values()).toEqual([4]);
   });
 
+  it('ignores an entry it did not hand out', () => {
+    const list = new InFlightList<string>();
+    const other = new InFlightList<string>();
+    list.add('a');
+    const foreign = other.add('x');
+    list.remove(foreign);
+    list.remove({ value: 'a' });
+    expect(list.values()).toEqual(['a']);
+    expect(other.values()).toEqual(['x']);
+    other.remove(foreign);
+    expect(other.size).toBe(0);
+  });
+
   it('hands out a copy: removing while walking the values skips nothing', () => {
     const list = new InFlightList<number>();
     const entries = [1, 2, 3, 4].map((n) => list.add(n));
@@ -60,14 +73,17 @@ describe('InFlightList', () => {
       const { code, output } = await runToExit(process.execPath, [...flags, 'test/support/in-flight-churn.ts', mode], { cwd: ROOT, env: process.env });
       expect(code, output).toBe(0);
       const line = output.split('\n').find((l) => l.startsWith('{"allocatedMB"'));
-      return JSON.parse(line ?? '{}') as { allocatedMB: number; promotedMB: number; tracked: number };
+      return JSON.parse(line ?? '{}') as { allocatedMB: number; scavenges: number; promotedMB: number; tracked: number };
     };
     const list = await churn('list');
     const set = await churn('set');
     expect(list.tracked).toBe(50);
-    expect(list.allocatedMB).toBeGreaterThan(100);
+    // The young generation did collect, many times, with the list in the old generation.
+    expect(list.scavenges).toBeGreaterThan(50);
     // Measured: 0.004–0.01 MB of 105 MB with the list, 74 MB with a Set.
     expect(list.promotedMB).toBeLessThan(1);
-    expect(set.promotedMB).toBeGreaterThan(set.allocatedMB / 4);
+    // Should a later V8 stop keeping a Set's outgrown tables alive, this fails: in-flight.ts's
+    // reason would be gone then (the list can stay).
+    expect(set.promotedMB, 'the Set calibration no longer promotes').toBeGreaterThan(set.allocatedMB / 4);
   }, 60_000);
 });
