@@ -10,6 +10,7 @@ import { V2_DATATYPE } from '../inference/dtypes.js';
 import { rawFromTensor } from '../inference/raw-tensor.js';
 import type { InferResult } from '../service/gateway-service.js';
 import { parseJsonText, readBytes, readJson, turnFor, utf8Text, type BodyOptions } from './body.js';
+import { headOf, JSON_TYPE } from './response-head.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -108,12 +109,12 @@ export function writeV2Response(ctx: Context, result: InferResult, id: string | 
     return { ...head, parameters: { binary_data_size: bytes.length } };
   });
   const body = { model_name: result.model, model_version: result.version, ...(id === undefined ? {} : { id }), outputs };
+  const head = headOf(ctx);
   if (chunks.length === 0) {
-    ctx.body = body;
+    head.send(ctx, 200, JSON_TYPE, JSON.stringify(body));
     return;
   }
   const header = Buffer.from(JSON.stringify(body), 'utf8');
-  ctx.set('Inference-Header-Content-Length', String(header.length));
-  ctx.type = 'application/octet-stream';
-  ctx.body = Buffer.concat([header, ...chunks]);
+  head.set('Inference-Header-Content-Length', String(header.length));
+  head.send(ctx, 200, 'application/octet-stream', Buffer.concat([header, ...chunks]));
 }

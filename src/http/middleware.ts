@@ -1,9 +1,10 @@
 // Request id, security headers, access log and error rendering: every response carries
-// x-request-id and the headers below, every error is JSON {error, code} from the catalogue, and
+// x-request-id and the security headers (http/response-head.ts), every error is JSON {error, code} from the catalogue, and
 // no stack trace or internal path leaves here.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { ERROR_CATALOGUE, GatewayError, isGatewayError, publicMessageOf } from '../errors/catalogue.js';
+import { ResponseHead } from './response-head.js';
 
 export interface HttpLogger {
   info(obj: object, msg: string): void;
@@ -42,24 +43,6 @@ export function traceContext(header: (name: string) => string): TraceContext | u
   return { traceId: traceId.toLowerCase(), ...(spanId === undefined ? {} : { spanId }) };
 }
 
-/**
- * What helmet and the OWASP REST guidance set for a JSON API: no MIME sniffing, no caching of
- * answers (they depend on the request and may carry model output), nothing may frame or embed
- * a response or run script from it, no referrer leaks. Set before the route runs, so a route
- * that serves something else (an HTML page) can override a header. Neither Koa nor Node sends
- * `X-Powered-By` or `Server`.
- */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'X-Content-Type-Options': 'nosniff',
-  'Cache-Control': 'no-store',
-  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-});
-
-const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
-
 export function requestContext(log: HttpLogger): Middleware {
   return async (ctx, next) => {
     // The caller's id, else its trace id (so the id in the response finds the trace), else new.
@@ -70,20 +53,21 @@ export function requestContext(log: HttpLogger): Middleware {
     const trace = traced ? traceContext((name) => ctx.get(name)) : undefined;
     const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : (trace?.traceId ?? randomUUID());
     ctx.state.requestId = id;
-    // Straight onto the response: Koa's ctx.set re-checks and re-converts each value per call.
-    const res = ctx.res;
-    res.setHeader('x-request-id', id);
-    for (const [name, value] of SECURITY_ENTRIES) res.setHeader(name, value);
+    // The id and security headers go out with the response (http/response-head.ts): in one
+    // writeHead where a route answers itself, else added below before Koa renders it.
+    const head = new ResponseHead(id);
+    ctx.state.head = head;
     const started = performance.now();
     try {
       await next();
-      if (ctx.body === undefined || ctx.body === null) {
+      if (ctx.respond !== false && (ctx.body === undefined || ctx.body === null)) {
         if (ctx.status === 404) throw new GatewayError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
         if (ctx.status === 405) throw new GatewayError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (err) {
       render(ctx, err, log, id);
     } finally {
+      if (ctx.respond !== false) head.applyTo(ctx.res);
       const latencyMs = Math.round((performance.now() - started) * 100) / 100;
       // One line per request; logFields (model, version, route reason) never holds tensor values.
       const line = { requestId: id, ...trace, method: ctx.method, path: ctx.path, status: ctx.status, latencyMs, ...ctx.state.logFields };

@@ -11,6 +11,7 @@ import { serverMetadata, serverReadiness, type Lifecycle } from '../service/read
 import { addAdminRoutes } from './admin.js';
 import { readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
+import { headOf, JSON_TYPE } from './response-head.js';
 import { TurnGate } from './turn-gate.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
 
@@ -27,10 +28,11 @@ export interface RouteDeps {
 }
 
 function routed(ctx: Context) {
+  const head = headOf(ctx);
   return (model: string, version: string, fallbackFrom?: string): void => {
-    ctx.set('x-model-name', model);
-    ctx.set('x-model-version', version);
-    if (fallbackFrom !== undefined) ctx.set('x-model-fallback-from', fallbackFrom);
+    head.set('x-model-name', model);
+    head.set('x-model-version', version);
+    if (fallbackFrom !== undefined) head.set('x-model-fallback-from', fallbackFrom);
     ctx.state.logFields = fallbackFrom === undefined ? { model, version } : { model, version, fallbackFrom };
   };
 }
@@ -66,11 +68,12 @@ export function inferenceHandlers(deps: RouteDeps): InferenceHandlers {
     const model = parsed.model ?? service.soleModel();
     if (model === undefined) throw new GatewayError('BAD_REQUEST', 'invalid request: model: name the model (the registry serves more than one)');
     const result = await infer(ctx, deps, model, undefined, parsed);
-    ctx.body = {
+    const answer = {
       model: result.model,
       version: result.version,
       outputs: Object.fromEntries(result.outputs.map((o) => [o.name, nest(o.values, o.shape)])),
     };
+    headOf(ctx).send(ctx, 200, JSON_TYPE, JSON.stringify(answer));
   };
   const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
     // JSON, or the binary data extension's JSON header and raw tensor bytes (http/binary.ts).

@@ -93,9 +93,18 @@ describe('responses', () => {
       await call('/metrics'),
       await call('/no/such/route'),
       await call('/predict', { method: 'POST', body: '{not json' }),
+      // V2 answers, JSON and with binary outputs, are written apart from Koa (http/response-head.ts).
+      await call('/v2/models/ok/infer', { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] }) }),
+      await call('/v2/models/ok/infer', {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }], parameters: { binary_data_output: true } }),
+      }),
+      await predict('garbage', [[1]]), // routed to a version, then failed
     ];
-    expect(answers.map((a) => a.status)).toEqual([200, 404, 405, answers[3]?.status, 200, 404, 400]);
+    expect(answers.map((a) => a.status)).toEqual([200, 404, 405, answers[3]?.status, 200, 404, 400, 200, 200, 503]);
+    expect(answers.map((a) => a.headers.get('x-model-name'))).toEqual(['ok', null, null, null, null, null, null, 'ok', 'ok', 'garbage']);
     for (const a of answers) {
+      expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       expect(a.headers.get('x-content-type-options')).toBe('nosniff');
       expect(a.headers.get('cache-control')).toBe('no-store');
       expect(a.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
