@@ -86,6 +86,51 @@ describe('nesting', () => {
     expect(shortestFloat32(Math.fround(15.1))).toBe(15.1);
     const v = Math.fround(1 / 3);
     expect(Math.fround(shortestFloat32(v))).toBe(v);
+    // Known answers (numpy.float32's repr agrees on all but the subnormal: the search starts at
+    // six significant digits, so 1e-45 reads 1.4013e-45).
+    expect(shortestFloat32(Math.fround(1 / 3))).toBe(0.33333334);
+    expect(shortestFloat32(Math.fround(-2 / 3))).toBe(-0.6666667);
+    expect(shortestFloat32(Math.fround(3.4028235e38))).toBe(3.4028235e38);
+    expect(shortestFloat32(Math.fround(1e-45))).toBe(1.4013e-45); // the smallest subnormal
+    expect(shortestFloat32(Math.fround(16777217))).toBe(16777216);
+    expect(shortestFloat32(Math.fround(123456789))).toBe(123456790);
+    expect(shortestFloat32(Math.fround(0.3))).toBe(0.3);
+    expect(shortestFloat32(Math.fround(1e10))).toBe(1e10);
+  });
+
+  it('finds the same digits as a toPrecision search, across random float32 bit patterns', () => {
+    // The plain definition: fewest significant digits (6 to 9) whose double reads back as v.
+    const byFormatting = (v: number): number => {
+      for (let digits = 6; digits < 9; digits++) {
+        const c = Number(v.toPrecision(digits));
+        if (Math.fround(c) === v) return c;
+      }
+      return Number(v.toPrecision(9));
+    };
+    const bits = new Uint32Array(1);
+    const float = new Float32Array(bits.buffer);
+    let seed = 12345;
+    const differ: number[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; // a fixed LCG: the same patterns every run
+      bits[0] = seed;
+      const v = float[0] as number;
+      if (!Object.is(shortestFloat32(v), byFormatting(v))) differ.push(v);
+    }
+    // Few mantissa bits (m × 2^e): exact decimals ending in 5, ties for the digit to round.
+    for (let m = 1; m < 1 << 12; m += 2) {
+      for (let e = -40; e <= 20; e++) {
+        const v = Math.fround(m * 2 ** e);
+        if (!Object.is(shortestFloat32(v), byFormatting(v))) differ.push(v);
+      }
+    }
+    // Powers of ten and their neighbours, where log10 and the scaling are closest to an edge.
+    for (let e = -45; e <= 38; e++) {
+      for (const v of [Math.fround(Number(`1e${e}`)), Math.fround(Number(`9.999999e${e}`)), Math.fround(Number(`5e${e}`))]) {
+        if (!Object.is(shortestFloat32(v), byFormatting(v))) differ.push(v);
+      }
+    }
+    expect(differ).toEqual([]);
   });
 });
 
