@@ -1,6 +1,6 @@
 // Request id, security headers, access log and error rendering: every response carries
-// x-request-id and the security headers (http/response-head.ts), every error is JSON {error, code} from the catalogue, and
-// no stack trace or internal path leaves here.
+// x-request-id and the security headers (http/response-head.ts), every error is JSON
+// {error, code} from the catalogue, and no stack trace or internal path leaves here.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { ERROR_CATALOGUE, GatewayError, isGatewayError, publicMessageOf } from '../errors/catalogue.js';
