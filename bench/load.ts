@@ -10,6 +10,10 @@ export interface LoadResult {
   readonly errors: number;
   /** Server CPU (all its processes) per request, µs; set where the caller measured it. */
   readonly cpuUs?: number;
+  /** The load generator's CPU (this bench process, autocannon's thread included) per request, µs. */
+  readonly clientCpuUs?: number;
+  /** The machine's idle CPU over the run, % of all its CPUs: near 0 = every CPU was busy. */
+  readonly idlePct?: number;
 }
 
 export interface Shot {

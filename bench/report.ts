@@ -22,11 +22,15 @@ export interface Target {
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 1 : 0) : '—');
 
 export function table(rows: readonly Row[]): string {
-  const lines = ['| scenario | server | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req | note |', '|---|---|---:|---:|---:|---:|---:|---:|---|'];
+  const lines = [
+    '| scenario | server | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req | client µs/req | idle % | note |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  const num = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(0) : '—');
   for (const r of rows) {
     const x = r.result;
     lines.push(
-      `| ${r.scenario} | ${r.server} | ${r.connections} | ${x ? x.rps.toFixed(0) : '—'} | ${x ? ms(x.p50) : '—'} | ${x ? ms(x.p99) : '—'} | ${x ? x.errors : '—'} | ${x?.cpuUs !== undefined ? x.cpuUs.toFixed(0) : '—'} | ${r.note ?? ''} |`,
+      `| ${r.scenario} | ${r.server} | ${r.connections} | ${x ? x.rps.toFixed(0) : '—'} | ${x ? ms(x.p50) : '—'} | ${x ? ms(x.p99) : '—'} | ${x ? x.errors : '—'} | ${num(x?.cpuUs)} | ${num(x?.clientCpuUs)} | ${num(x?.idlePct)} | ${r.note ?? ''} |`,
     );
   }
   return lines.join('\n');
@@ -52,7 +56,21 @@ export function mean(results: ReadonlyArray<LoadResult | undefined>): LoadResult
   const xs = results.filter((r): r is LoadResult => r !== undefined);
   if (xs.length === 0) return undefined;
   const avg = (f: (r: LoadResult) => number) => xs.reduce((a, r) => a + f(r), 0) / xs.length;
-  const cpu = xs.filter((r) => r.cpuUs !== undefined && Number.isFinite(r.cpuUs));
-  const cpuUs = cpu.length > 0 ? cpu.reduce((a, r) => a + (r.cpuUs ?? 0), 0) / cpu.length : undefined;
-  return { rps: avg((r) => r.rps), p50: avg((r) => r.p50), p99: avg((r) => r.p99), errors: xs.reduce((a, r) => a + r.errors, 0), ...(cpuUs === undefined ? {} : { cpuUs }) };
+  // Optional figures are averaged over the runs that have them.
+  const optional = (f: (r: LoadResult) => number | undefined): number | undefined => {
+    const vs = xs.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    return vs.length > 0 ? vs.reduce((a, v) => a + v, 0) / vs.length : undefined;
+  };
+  const cpuUs = optional((r) => r.cpuUs);
+  const clientCpuUs = optional((r) => r.clientCpuUs);
+  const idlePct = optional((r) => r.idlePct);
+  return {
+    rps: avg((r) => r.rps),
+    p50: avg((r) => r.p50),
+    p99: avg((r) => r.p99),
+    errors: xs.reduce((a, r) => a + r.errors, 0),
+    ...(cpuUs === undefined ? {} : { cpuUs }),
+    ...(clientCpuUs === undefined ? {} : { clientCpuUs }),
+    ...(idlePct === undefined ? {} : { idlePct }),
+  };
 }

@@ -10,7 +10,7 @@ import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
 import { cannon, probe, type LoadResult, type Shot } from './load.js';
 import { buildBenchModels, MODELS_DIR } from './models.js';
 import { mean, table, targets, type Row, type Target } from './report.js';
-import { npmStartLaunch, ROOT, startServer, treeCpuSeconds, type Server } from './spawn.js';
+import { machineIdleSeconds, npmStartLaunch, ROOT, startServer, treeCpuSeconds, type Server } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -49,13 +49,24 @@ function gateway(label: string, reg: string, env: Record<string, string> = {}, n
   return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...launch.env, ...env }, readyPath: '/v2/health/ready', nodeArgs }) };
 }
 
-/** One autocannon run, with the server's CPU (all its processes) per request. */
+/**
+ * One autocannon run, with the server's CPU (all its processes) per request, the load
+ * generator's, and how idle the machine was: where no CPU is idle, the server's throughput is
+ * bounded by its CPU per request and the load generator's together (both share these CPUs).
+ */
 async function measured(s: Server, shot: Shot, n: number): Promise<LoadResult> {
   const pid = s.child.pid ?? -1;
   const before = treeCpuSeconds(pid);
+  const client = process.cpuUsage();
+  const idle = machineIdleSeconds();
+  const t0 = performance.now();
   const r = await cannon(s.url, shot, n, SECONDS);
-  const cpuUs = ((treeCpuSeconds(pid) - before) * 1e6) / Math.max(1, r.rps * SECONDS);
-  return { ...r, cpuUs };
+  const wall = (performance.now() - t0) / 1000;
+  const requests = Math.max(1, r.rps * SECONDS);
+  const cpuUs = ((treeCpuSeconds(pid) - before) * 1e6) / requests;
+  const { user, system } = process.cpuUsage(client);
+  const idlePct = ((machineIdleSeconds() - idle) / (wall * os.availableParallelism())) * 100;
+  return { ...r, cpuUs, clientCpuUs: (user + system) / requests, idlePct };
 }
 
 /** Each contender in its own process; rounds alternate the order; results averaged per contender. */

@@ -144,3 +144,13 @@ export function procStat(file: string): string[] | undefined {
 export function cpuSeconds(fields: readonly string[] | undefined): number {
   return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }
+
+/** Idle CPU seconds of the whole machine so far (idle + iowait of every CPU, /proc/stat); NaN without /proc. */
+export function machineIdleSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/) ?? [];
+    return (Number(fields[4]) + Number(fields[5])) / 100;
+  } catch {
+    return NaN;
+  }
+}
