@@ -36,7 +36,8 @@ export async function readV2Body(ctx: Context, options: BodyOptions): Promise<V2
     throw framing(`Inference-Header-Content-Length is ${headerLength} but the body has only ${bytes.length} bytes`);
   }
   // Raw tensor bytes are one copy each; only a large JSON header is worth a turn of its own.
-  await turnFor({ length: headerLength }, options.gate);
+  const turn = turnFor({ length: headerLength }, options.gate);
+  if (turn !== undefined) await turn;
   const json = parseJsonText(utf8Text(bytes.subarray(0, headerLength)), 'the JSON header');
   return { json, binary: bytes.subarray(headerLength) };
 }

@@ -43,6 +43,17 @@ export function traceContext(header: (name: string) => string): TraceContext | u
   return { traceId: traceId.toLowerCase(), ...(spanId === undefined ? {} : { spanId }) };
 }
 
+/**
+ * What a request's log line says of routing (set by the inference routes): the version that
+ * answered, the one that failed before a fallback, and how the version was chosen.
+ */
+export interface RouteLogFields {
+  model: string;
+  version: string;
+  fallbackFrom: string | undefined;
+  reason: string | undefined;
+}
+
 export function requestContext(log: HttpLogger): Middleware {
   return async (ctx, next) => {
     // The caller's id, else its trace id (so the id in the response finds the trace), else new.
@@ -69,8 +80,22 @@ export function requestContext(log: HttpLogger): Middleware {
     } finally {
       if (ctx.respond !== false) head.applyTo(ctx.res);
       const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-      // One line per request; logFields (model, version, route reason) never holds tensor values.
-      const line = { requestId: id, ...trace, method: ctx.method, path: ctx.path, status: ctx.status, latencyMs, ...ctx.state.logFields };
+      // One line per request; it never holds tensor values. Fields left undefined are not
+      // written (pino skips them): a fixed literal rather than spreads, which cost ~1 µs a line.
+      const routeFields = ctx.state.logFields as RouteLogFields | undefined;
+      const line = {
+        requestId: id,
+        traceId: trace?.traceId,
+        spanId: trace?.spanId,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        latencyMs,
+        model: routeFields?.model,
+        version: routeFields?.version,
+        fallbackFrom: routeFields?.fallbackFrom,
+        reason: routeFields?.reason,
+      };
       if (ctx.status >= 500) log.warn(line, 'request');
       else log.info(line, 'request');
     }

@@ -11,6 +11,7 @@ import { serverMetadata, serverReadiness, type Lifecycle } from '../service/read
 import { addAdminRoutes } from './admin.js';
 import { readV2Body, writeV2Response } from './binary.js';
 import { readJson } from './body.js';
+import type { RouteLogFields } from './middleware.js';
 import { headOf, JSON_TYPE } from './response-head.js';
 import { TurnGate } from './turn-gate.js';
 import { parsePredict, parseV2Infer, type ParsedInfer } from './requests.js';
@@ -33,7 +34,8 @@ function routed(ctx: Context) {
     head.set('x-model-name', model);
     head.set('x-model-version', version);
     if (fallbackFrom !== undefined) head.set('x-model-fallback-from', fallbackFrom);
-    ctx.state.logFields = fallbackFrom === undefined ? { model, version } : { model, version, fallbackFrom };
+    const fields: RouteLogFields = { model, version, fallbackFrom, reason: undefined };
+    ctx.state.logFields = fields;
   };
 }
 
@@ -50,7 +52,8 @@ async function infer(ctx: Context, deps: RouteDeps, model: string, urlVersion: s
     routed(ctx),
   );
   // How the version was chosen (explicit, sticky, weighted, fallback) goes on the request's log line.
-  ctx.state.logFields = { ...ctx.state.logFields, reason: result.reason };
+  const fields = ctx.state.logFields as RouteLogFields | undefined;
+  if (fields !== undefined) fields.reason = result.reason;
   return result;
 }
 
@@ -68,11 +71,9 @@ export function inferenceHandlers(deps: RouteDeps): InferenceHandlers {
     const model = parsed.model ?? service.soleModel();
     if (model === undefined) throw new GatewayError('BAD_REQUEST', 'invalid request: model: name the model (the registry serves more than one)');
     const result = await infer(ctx, deps, model, undefined, parsed);
-    const answer = {
-      model: result.model,
-      version: result.version,
-      outputs: Object.fromEntries(result.outputs.map((o) => [o.name, nest(o.values, o.shape)])),
-    };
+    const outputs: Record<string, unknown> = {};
+    for (const o of result.outputs) outputs[o.name] = nest(o.values, o.shape);
+    const answer = { model: result.model, version: result.version, outputs };
     headOf(ctx).send(ctx, 200, JSON_TYPE, JSON.stringify(answer));
   };
   const v2Infer = async (ctx: Context, model: string, version: string | undefined): Promise<void> => {
