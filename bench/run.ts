@@ -65,7 +65,8 @@ async function measured(s: Server, shot: Shot, n: number): Promise<LoadResult> {
   const requests = Math.max(1, r.rps * SECONDS);
   const cpuUs = ((treeCpuSeconds(pid) - before) * 1e6) / requests;
   const { user, system } = process.cpuUsage(client);
-  const idlePct = ((machineIdleSeconds() - idle) / (wall * os.availableParallelism())) * 100;
+  // /proc/stat counts every CPU of the machine, whichever this process may use.
+  const idlePct = ((machineIdleSeconds() - idle) / (wall * os.cpus().length)) * 100;
   return { ...r, cpuUs, clientCpuUs: (user + system) / requests, idlePct };
 }
 

@@ -116,6 +116,8 @@ export function writeV2Response(ctx: Context, result: InferResult, id: string | 
     return;
   }
   const header = Buffer.from(JSON.stringify(body), 'utf8');
+  // The whole body first: should it fail, the error answer must not carry the framing header.
+  const whole = Buffer.concat([header, ...chunks]);
   head.set('Inference-Header-Content-Length', String(header.length));
-  head.send(ctx, 200, 'application/octet-stream', Buffer.concat([header, ...chunks]));
+  head.send(ctx, 200, 'application/octet-stream', whole);
 }

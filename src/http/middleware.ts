@@ -6,6 +6,7 @@ import type { Middleware } from 'koa';
 import { ERROR_CATALOGUE, GatewayError, isGatewayError, publicMessageOf } from '../errors/catalogue.js';
 import { ResponseHead } from './response-head.js';
 
+/** The request logger (pino): fields whose value is undefined must be left out of the line. */
 export interface HttpLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;

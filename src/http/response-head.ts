@@ -26,6 +26,9 @@ const SECURITY_FIELDS: readonly string[] = Object.entries(SECURITY_HEADERS).flat
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Written by send() itself from its arguments; a route may not set them. */
+const OWN_FIELDS = new Set(['x-request-id', 'content-type', 'content-length']);
+
 export class ResponseHead {
   /** Headers routes added, as [name, value, name, value, ...]; names as given, unique. */
   private readonly added: string[] = [];
@@ -33,14 +36,16 @@ export class ResponseHead {
   constructor(readonly requestId: string | undefined) {}
 
   /**
-   * Sets a header for this response however it is sent; a second call replaces the value. A
-   * name or value node would refuse throws here, as setHeader would, not later in the answer.
+   * Sets a header for this response however it is sent; a second call (in any letter case)
+   * replaces the value, and a security header set here replaces the default. A name or value
+   * node would refuse throws here, as setHeader would, not later in the answer.
    */
   set(name: string, value: string): void {
     validateHeaderName(name);
     validateHeaderValue(name, value);
-    const at = this.added.indexOf(name);
-    if (at >= 0 && at % 2 === 0) this.added[at + 1] = value;
+    if (OWN_FIELDS.has(name.toLowerCase())) throw new TypeError(`${name} is written by the response head itself`);
+    const at = indexOfName(this.added, name);
+    if (at >= 0) this.added[at + 1] = value;
     else this.added.push(name, value);
   }
 
@@ -48,14 +53,18 @@ export class ResponseHead {
   applyTo(res: ServerResponse): void {
     if (res.headersSent) return;
     if (this.requestId !== undefined && !res.hasHeader('x-request-id')) res.setHeader('x-request-id', this.requestId);
-    setMissing(res, SECURITY_FIELDS);
+    // Added headers first: a security header a route set through the head wins over the default.
     setMissing(res, this.added);
+    setMissing(res, SECURITY_FIELDS);
   }
 
   /** The route answers itself: status, every header and the body, bypassing Koa's rendering. */
   send(ctx: Context, status: number, contentType: string, body: string | Buffer): void {
     const fields: string[] = this.requestId === undefined ? [] : ['x-request-id', this.requestId];
-    for (const f of SECURITY_FIELDS) fields.push(f);
+    for (let i = 0; i + 1 < SECURITY_FIELDS.length; i += 2) {
+      const name = SECURITY_FIELDS[i] as string;
+      if (indexOfName(this.added, name) < 0) fields.push(name, SECURITY_FIELDS[i + 1] as string);
+    }
     for (const f of this.added) fields.push(f);
     fields.push('Content-Type', contentType, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
     ctx.res.writeHead(status, fields);
@@ -63,6 +72,13 @@ export class ResponseHead {
     ctx.respond = false;
     ctx.res.end(body);
   }
+}
+
+/** Where header `name` sits in a [name, value, ...] list (names only, any letter case); -1 if absent. */
+function indexOfName(fields: readonly string[], name: string): number {
+  const lower = name.toLowerCase();
+  for (let i = 0; i + 1 < fields.length; i += 2) if ((fields[i] as string).toLowerCase() === lower) return i;
+  return -1;
 }
 
 function setMissing(res: ServerResponse, fields: readonly string[]): void {

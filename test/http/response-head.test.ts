@@ -71,6 +71,26 @@ describe('response head', () => {
     expect(h.get('content-length')).toEqual(['8']); // bytes, not characters: é is two
   });
 
+  it('matches header names only, in any letter case, and lets a route replace a security header', async () => {
+    for (const koa of [false, true]) {
+      const res = await serve((ctx) => {
+        const head = headOf(ctx);
+        head.set('x-model-name', 'x-model-version'); // a value that reads like a name
+        head.set('x-model-version', '1');
+        head.set('X-Model-Version', '2');
+        head.set('Cache-Control', 'max-age=60');
+        expect(() => head.set('Content-Type', 'text/plain')).toThrow(TypeError);
+        if (!koa) return head.send(ctx, 200, JSON_TYPE, '{}');
+        ctx.body = {};
+      });
+      const h = sent(res.raw);
+      expect([koa, h.get('x-model-name'), h.get('x-model-version'), h.get('cache-control')]).toEqual([koa, ['x-model-version'], ['2'], ['max-age=60']]);
+      expect(h.get('x-frame-options')).toEqual(['DENY']);
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+    }
+  });
+
   it('adds the same headers to what Koa renders, keeping a value the route set itself', async () => {
     const res = await serve((ctx) => {
       headOf(ctx).set('x-model-name', 'm');

@@ -115,6 +115,7 @@ describe('nesting', () => {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; // a fixed LCG: the same patterns every run
       bits[0] = seed;
       const v = float[0] as number;
+      if (v === 0) continue; // ±0 is returned as it is; the reference would turn -0 into 0
       if (!Object.is(shortestFloat32(v), byFormatting(v))) differ.push(v);
     }
     // Few mantissa bits (m × 2^e): exact decimals ending in 5, ties for the digit to round.
