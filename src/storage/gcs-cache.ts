@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CRC32C } from '@google-cloud/storage';
+import { gcsLib } from './gcs-lib.js';
 
 /**
  * A `.part` file untouched for this long belongs to no live download: an active download writes
@@ -70,6 +70,7 @@ export async function fingerprint(file: string): Promise<string> {
 
 /** The file's md5 (base64) and crc32c (base64), as GCS reports them. */
 export async function hashFile(file: string): Promise<{ md5: string; crc32c: string; bytes: number }> {
+  const { CRC32C } = await gcsLib();
   const md5 = createHash('md5');
   const crc = new CRC32C();
   let bytes = 0;

@@ -8,8 +8,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CRC32C, Storage, type StorageOptions } from '@google-cloud/storage';
+import type { Storage, StorageOptions } from '@google-cloud/storage';
 import { GatewayError } from '../errors/catalogue.js';
+import { gcsLib } from './gcs-lib.js';
 import { fingerprint, fingerprintOf, generationFile, hashFile, pruneCache, removeOrphanParts, syncDir, syncFile, tmpDir, type PruneResult } from './gcs-cache.js';
 
 /**
@@ -27,7 +28,8 @@ export interface GcsOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-export function createGcsClient(options: GcsOptions = {}): Storage {
+export async function createGcsClient(options: GcsOptions = {}): Promise<Storage> {
+  const { Storage } = await gcsLib();
   const common = { retryOptions: options.retryOptions ?? {}, timeout: options.timeoutMs ?? DEFAULT_GCS_TIMEOUT_MS };
   if (!options.emulatorHost) return new Storage(common);
   const host = options.emulatorHost.replace(/\/+$/, '').replace(/\/storage\/v1$/, '');
@@ -216,6 +218,7 @@ export class GcsStore {
     await (this.partsCleaned ??= removeOrphanParts(this.cacheDir, this.writing).catch(() => undefined));
     const tmp = path.join(dir, `${randomUUID()}.part`);
     this.writing.add(tmp);
+    const { CRC32C } = await gcsLib();
     const md5 = createHash('md5');
     const crc = new CRC32C();
     let bytes = 0;

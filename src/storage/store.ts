@@ -1,5 +1,6 @@
-// One door to model and registry bytes, whatever the scheme. The GCS client is created on first
-// use, so a gateway serving only local files never looks for cloud credentials.
+// One door to model and registry bytes, whatever the scheme. The GCS client (and its library) is
+// created on first use, so a gateway serving only local files never loads it or looks for cloud
+// credentials.
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -45,16 +46,29 @@ function textVersion(text: string | Buffer): string {
 
 export interface StoreOptions {
   readonly cacheDir: string;
-  readonly gcsClient: () => Storage;
+  readonly gcsClient: () => Storage | Promise<Storage>;
 }
 
 export function createBlobStore(options: StoreOptions): BlobStore {
   let gcs: GcsStore | undefined;
-  const gcsStore = (): GcsStore => (gcs ??= new GcsStore(options.gcsClient(), options.cacheDir));
+  let creating: Promise<GcsStore> | undefined;
+  // One store per process, made on first use; a client that failed to come up is tried again.
+  const gcsStore = async (): Promise<GcsStore> => {
+    if (gcs) return gcs;
+    creating ??= Promise.resolve()
+      .then(options.gcsClient)
+      .then((client) => (gcs = new GcsStore(client, options.cacheDir)));
+    try {
+      return await creating;
+    } catch (err) {
+      creating = undefined;
+      throw err;
+    }
+  };
 
   return {
     async fetch(loc, fetchOptions = {}) {
-      if (loc.kind === 'gcs') return gcsStore().fetch(loc.bucket, loc.object, fetchOptions);
+      if (loc.kind === 'gcs') return (await gcsStore()).fetch(loc.bucket, loc.object, fetchOptions);
       const st = await localStat(loc.path);
       if (loc.within) await checkContained(loc.path, loc.within);
       const refused = tooLarge(formatLocation(loc), st.size, fetchOptions);
@@ -63,7 +77,7 @@ export function createBlobStore(options: StoreOptions): BlobStore {
     },
     async readText(loc) {
       if (loc.kind === 'gcs') {
-        const { text, generation } = await gcsStore().readText(loc.bucket, loc.object);
+        const { text, generation } = await (await gcsStore()).readText(loc.bucket, loc.object);
         return { text, contentVersion: generation };
       }
       await localStat(loc.path);
@@ -71,12 +85,12 @@ export function createBlobStore(options: StoreOptions): BlobStore {
       return { text, contentVersion: textVersion(text) };
     },
     async probe(loc) {
-      if (loc.kind === 'gcs') return (await gcsStore().stat(loc.bucket, loc.object)).generation;
+      if (loc.kind === 'gcs') return (await (await gcsStore()).stat(loc.bucket, loc.object)).generation;
       await localStat(loc.path);
       return textVersion(await fs.readFile(loc.path));
     },
     async writeText(loc, text, expected) {
-      if (loc.kind === 'gcs') return gcsStore().writeText(loc.bucket, loc.object, text, expected);
+      if (loc.kind === 'gcs') return (await gcsStore()).writeText(loc.bucket, loc.object, text, expected);
       const current = textVersion(await fs.readFile(loc.path));
       if (current !== expected) throw new WriteConflictError(formatLocation(loc), expected);
       // Write beside the target, flush, then rename: readers see the old file or the new one,

@@ -55,10 +55,10 @@ async function fetchWith(object: string, fault: Fault | undefined): Promise<{ er
 }
 
 describe('storage faults at the store', () => {
-  it('uses a storage timeout fit for large downloads by default', () => {
+  it('uses a storage timeout fit for large downloads by default', async () => {
     expect(DEFAULT_GCS_TIMEOUT_MS).toBeGreaterThanOrEqual(30_000);
-    expect(createGcsClient().timeout).toBe(DEFAULT_GCS_TIMEOUT_MS);
-    expect(createGcsClient({ emulatorHost: gcs.host, timeoutMs: 1234 }).timeout).toBe(1234);
+    expect((await createGcsClient()).timeout).toBe(DEFAULT_GCS_TIMEOUT_MS);
+    expect((await createGcsClient({ emulatorHost: gcs.host, timeoutMs: 1234 })).timeout).toBe(1234);
   });
 
   it.each<{ name: string; fault: Fault; code: string; message: RegExp }>([
