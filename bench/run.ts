@@ -43,6 +43,13 @@ interface Contender {
 }
 const bare: Contender = { label: 'bare Koa hello', kind: 'bare', start: () => startServer('bare', 'bench/servers/bare.ts') };
 const naive = (model: string): Contender => ({ label: 'naive inline', kind: 'naive', start: () => startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model } }) });
+// The same server in one process per core: what the issue's prototypes found "passed both
+// throughput targets", measured here beside the gateway.
+const naiveCluster = (model: string): Contender => ({
+  label: `naive inline, ${os.availableParallelism()} processes`,
+  kind: 'naive',
+  start: () => startServer('naive-cluster', 'bench/servers/naive-cluster.ts', { env: { MODEL: model } }),
+});
 // The gateway as `npm start` runs it (node flags, malloc settings); `env` may override.
 const launch = npmStartLaunch();
 function gateway(label: string, reg: string, env: Record<string, string> = {}, nodeArgs = launch.nodeArgs): Contender {
@@ -117,12 +124,18 @@ if (want('tiny')) {
   const shot = predict('tiny', 'x', [[0.1, 0.2, 0.3, 0.4]]);
   const gw1 = gateway('gateway, 1 process', reg, { PROCESSES: '1' });
   const gwN = gateway(`gateway, PROCESSES=${os.availableParallelism()}`, reg, { PROCESSES: 'auto' });
-  const r = await compare('tiny MLP JSON', [bare, naive(models.tiny), gw1, gwN], (c) => (c.kind === 'bare' ? { path: '/', body: '' } : shot), CONNECTIONS);
+  const nN = naiveCluster(models.tiny);
+  const r = await compare('tiny MLP JSON', [bare, naive(models.tiny), nN, gw1, gwN], (c) => (c.kind === 'bare' ? { path: '/', body: '' } : shot), CONNECTIONS);
   for (const n of CONNECTIONS) {
     for (const g of [gw1, gwN]) {
       const gn = ratio(r.get(g.label)?.get(n), r.get('naive inline')?.get(n));
       const gb = ratio(r.get(g.label)?.get(n), r.get(bare.label)?.get(n));
       rows.push({ scenario: 'tiny MLP JSON', server: `ratio ${g.label}`, connections: n, result: undefined, note: `gateway/naive ${gn?.toFixed(2) ?? '—'}, gateway/bare ${gb?.toFixed(2) ?? '—'}; CPU per request gateway/naive ${cpuRatio(r.get(g.label)?.get(n), r.get('naive inline')?.get(n))}` });
+      if (g === gwN) {
+        const nb = ratio(r.get(nN.label)?.get(n), r.get(bare.label)?.get(n));
+        const gc = ratio(r.get(g.label)?.get(n), r.get(nN.label)?.get(n));
+        rows.push({ scenario: 'tiny MLP JSON', server: `ratio ${nN.label}`, connections: n, result: undefined, note: `naive in ${os.availableParallelism()} processes/bare ${nb?.toFixed(2) ?? '—'}; gateway, PROCESSES=${os.availableParallelism()} / it ${gc?.toFixed(2) ?? '—'}` });
+      }
       if (n === Math.max(...CONNECTIONS)) {
         checks.push({ name: `tiny MLP: ${g.label} / naive, ${n} conns`, value: gn, bound: 1, higherIsBetter: true, unit: '×' });
         checks.push({ name: `tiny MLP: ${g.label} / bare, ${n} conns`, value: gb, bound: 0.5, higherIsBetter: true, unit: '×' });

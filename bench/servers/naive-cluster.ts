@@ -1,0 +1,20 @@
+// (b') The issue's reference design: the naive inline server (naive.ts) in one process per core,
+// sharing the port through node:cluster as the gateway's PROCESSES=auto does. The bound for what
+// the gateway's own two processes could reach here with the naive server's work per request.
+import cluster from 'node:cluster';
+import os from 'node:os';
+
+if (cluster.isPrimary) {
+  for (let i = 0; i < os.availableParallelism(); i++) cluster.fork();
+  process.on('SIGTERM', () => {
+    const workers = Object.values(cluster.workers ?? {});
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const w of workers) {
+      w?.once('exit', () => --left === 0 && process.exit(0));
+      w?.process.kill('SIGTERM');
+    }
+  });
+} else {
+  await import('./naive.js');
+}
