@@ -6,7 +6,15 @@ import os from 'node:os';
 
 if (cluster.isPrimary) {
   for (let i = 0; i < os.availableParallelism(); i++) cluster.fork();
+  let stopping = false;
+  // One process fewer would be measured under this label: stop, and the bench reports it.
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    console.error(`naive-cluster: worker ${worker.id} exited (${signal ?? code}); stopping`);
+    process.exit(1);
+  });
   process.on('SIGTERM', () => {
+    stopping = true;
     const workers = Object.values(cluster.workers ?? {});
     let left = workers.length;
     if (left === 0) process.exit(0);

@@ -5,7 +5,10 @@ import type * as GcsLib from '@google-cloud/storage';
 
 let loading: Promise<typeof GcsLib> | undefined;
 
-/** The library, imported once per process. */
+/** The library, imported once per process (a failed import is tried again on the next call). */
 export function gcsLib(): Promise<typeof GcsLib> {
-  return (loading ??= import('@google-cloud/storage'));
+  return (loading ??= import('@google-cloud/storage').catch((err: unknown) => {
+    loading = undefined;
+    throw err;
+  }));
 }

@@ -210,6 +210,8 @@ export class GcsStore {
 
   private async download(bucket: string, object: string, info: GcsObjectInfo): Promise<{ path: string; bytes: number }> {
     const where = describe(bucket, object);
+    // Before anything is set up that would need undoing, should the library fail to load.
+    const { CRC32C } = await gcsLib();
     const dir = tmpDir(this.cacheDir);
     await fs.mkdir(dir, { recursive: true }).catch((err: unknown) => {
       throw cannotStore(where, err);
@@ -218,7 +220,6 @@ export class GcsStore {
     await (this.partsCleaned ??= removeOrphanParts(this.cacheDir, this.writing).catch(() => undefined));
     const tmp = path.join(dir, `${randomUUID()}.part`);
     this.writing.add(tmp);
-    const { CRC32C } = await gcsLib();
     const md5 = createHash('md5');
     const crc = new CRC32C();
     let bytes = 0;

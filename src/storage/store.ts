@@ -55,13 +55,13 @@ export function createBlobStore(options: StoreOptions): BlobStore {
   // One store per process, made on first use; a client that failed to come up is tried again.
   const gcsStore = async (): Promise<GcsStore> => {
     if (gcs) return gcs;
-    creating ??= Promise.resolve()
+    const attempt = (creating ??= Promise.resolve()
       .then(options.gcsClient)
-      .then((client) => (gcs = new GcsStore(client, options.cacheDir)));
+      .then((client) => (gcs = new GcsStore(client, options.cacheDir))));
     try {
-      return await creating;
+      return await attempt;
     } catch (err) {
-      creating = undefined;
+      if (creating === attempt) creating = undefined;
       throw err;
     }
   };
