@@ -11,6 +11,11 @@ export interface HttpLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+  /**
+   * The access line's fast path (logging/logger.ts), writing what `info`/`warn`(fields,
+   * 'request') would; loggers without it get those calls instead.
+   */
+  readonly requestLine?: (fields: Readonly<Record<string, unknown>>, level: 'info' | 'warn') => void;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -97,8 +102,9 @@ export function requestContext(log: HttpLogger): Middleware {
         fallbackFrom: routeFields?.fallbackFrom,
         reason: routeFields?.reason,
       };
-      if (ctx.status >= 500) log.warn(line, 'request');
-      else log.info(line, 'request');
+      const level = ctx.status >= 500 ? 'warn' : 'info';
+      if (log.requestLine) log.requestLine(line, level);
+      else log[level](line, 'request');
     }
   };
 }

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logging/logger.js';
 import { REPO_ROOT } from '../support/harness.js';
 
 describe('createLogger on stdout', () => {
@@ -21,5 +22,43 @@ describe('createLogger on stdout', () => {
     expect(lines).toHaveLength(5001);
     expect(lines.slice(0, 5000).every((l, i) => l.i === i)).toBe(true);
     expect(lines.at(-1)).toMatchObject({ msg: 'last words', severity: 'WARNING' });
+  });
+});
+
+describe('the request line fast path', () => {
+  /** The production logger writing into memory at a fixed time. */
+  function capture(settings: Parameters<typeof createLogger>[0]) {
+    const raw: string[] = [];
+    const log = createLogger(settings, { write: (s: string) => void raw.push(s) }, () => Date.UTC(2026, 10, 26, 6, 0, 0, 123));
+    return { log, raw };
+  }
+  const cases: Array<Record<string, unknown>> = [
+    { requestId: 'r-1', method: 'POST', path: '/predict', status: 200, latencyMs: 0.53, model: 'tiny', version: '1', reason: 'weighted' },
+    { requestId: 'r-2', traceId: undefined, spanId: undefined, method: 'GET', path: '/v2', status: 200, latencyMs: 12, model: undefined, fallbackFrom: undefined },
+    { requestId: 'r-3', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', method: 'POST', path: '/p', status: 503, latencyMs: 1.5 },
+    { requestId: 'r-4', path: '/a "quoted" \\ path/é/\u0001', status: 404, latencyMs: 0.01, model: 'x'.repeat(60) },
+    {},
+  ];
+
+  it('writes the same text as pino for the same fields, with and without a Cloud project', () => {
+    for (const googleCloudProject of [undefined, 'my-project']) {
+      for (const level of ['info', 'warn'] as const) {
+        const viaPino = capture({ logLevel: 'info', googleCloudProject });
+        const fast = capture({ logLevel: 'info', googleCloudProject });
+        for (const fields of cases) {
+          viaPino.log[level](fields, 'request');
+          fast.log.requestLine(fields, level);
+        }
+        expect(fast.raw).toEqual(viaPino.raw);
+        expect(fast.raw).toHaveLength(cases.length);
+      }
+    }
+  });
+
+  it('keeps to the logger level', () => {
+    const { log, raw } = capture({ logLevel: 'warn' });
+    log.requestLine({ requestId: 'quiet' }, 'info');
+    log.requestLine({ requestId: 'loud' }, 'warn');
+    expect(raw.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['loud']);
   });
 });
