@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { createLogger } from '../../src/logging/logger.js';
 import { REPO_ROOT } from '../support/harness.js';
 
@@ -37,6 +38,7 @@ describe('the request line fast path', () => {
     { requestId: 'r-2', traceId: undefined, spanId: undefined, method: 'GET', path: '/v2', status: 200, latencyMs: 12, model: undefined, fallbackFrom: undefined },
     { requestId: 'r-3', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', method: 'POST', path: '/p', status: 503, latencyMs: 1.5 },
     { requestId: 'r-4', path: '/a "quoted" \\ path/é/\u0001', status: 404, latencyMs: 0.01, model: 'x'.repeat(60) },
+    { requestId: 'r-5', path: `/${'long "path" \\ é '.repeat(12)}`, status: 200, latencyMs: 3 }, // over 100 characters
     {},
   ];
 
@@ -55,10 +57,33 @@ describe('the request line fast path', () => {
     }
   });
 
-  it('keeps to the logger level', () => {
+  it('keeps to the logger level, also when it changes at run time', () => {
     const { log, raw } = capture({ logLevel: 'warn' });
     log.requestLine({ requestId: 'quiet' }, 'info');
     log.requestLine({ requestId: 'loud' }, 'warn');
-    expect(raw.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['loud']);
+    log.level = 'info';
+    log.requestLine({ requestId: 'now heard' }, 'info');
+    expect(raw.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['loud', 'now heard']);
+  });
+
+  it('leaves a multistream destination to pino, which routes each line by its level', () => {
+    const infoLines: string[] = [];
+    const warnLines: string[] = [];
+    const streams = pino.multistream([
+      { level: 'info', stream: { write: (l: string) => void infoLines.push(l) } },
+      { level: 'warn', stream: { write: (l: string) => void warnLines.push(l) } },
+    ]);
+    const log = createLogger({ logLevel: 'info' }, streams);
+    log.requestLine({ requestId: 'i' }, 'info');
+    log.requestLine({ requestId: 'w' }, 'warn');
+    const ids = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    expect([ids(infoLines), ids(warnLines)]).toEqual([['i', 'w'], ['w']]);
+  });
+
+  it('is not inherited by child loggers, whose bindings it would leave out', () => {
+    const { log } = capture({ logLevel: 'info' });
+    const child = log.child({ component: 'x' }) as typeof log;
+    expect(child.requestLine).toBeUndefined();
+    expect(log.requestLine).toBeTypeOf('function');
   });
 });
