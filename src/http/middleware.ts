@@ -69,7 +69,6 @@ export function requestContext(log: HttpLogger): Middleware {
     const traced = headers.traceparent !== undefined || headers['x-cloud-trace-context'] !== undefined;
     const trace = traced ? traceContext((name) => ctx.get(name)) : undefined;
     const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : (trace?.traceId ?? randomUUID());
-    ctx.state.requestId = id;
     // The id and security headers go out with the response (http/response-head.ts): in one
     // writeHead where a route answers itself, else added below before Koa renders it.
     const head = new ResponseHead(id);

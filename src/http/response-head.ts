@@ -29,9 +29,13 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 /** Written by send() itself from its arguments; a route may not set them. */
 const OWN_FIELDS = new Set(['x-request-id', 'content-type', 'content-length']);
 
+const SECURITY_NAMES = new Set(Object.keys(SECURITY_HEADERS).map((name) => name.toLowerCase()));
+
 export class ResponseHead {
   /** Headers routes added, as [name, value, name, value, ...]; names as given, unique. */
   private readonly added: string[] = [];
+  /** Whether a route set one of the security headers (rare: send() then leaves the default out). */
+  private securityOverridden = false;
 
   constructor(readonly requestId: string | undefined) {}
 
@@ -43,7 +47,9 @@ export class ResponseHead {
   set(name: string, value: string): void {
     validateHeaderName(name);
     validateHeaderValue(name, value);
-    if (OWN_FIELDS.has(name.toLowerCase())) throw new TypeError(`${name} is written by the response head itself`);
+    const lower = name.toLowerCase();
+    if (OWN_FIELDS.has(lower)) throw new TypeError(`${name} is written by the response head itself`);
+    if (SECURITY_NAMES.has(lower)) this.securityOverridden = true;
     const at = indexOfName(this.added, name);
     if (at >= 0) this.added[at + 1] = value;
     else this.added.push(name, value);
@@ -63,7 +69,7 @@ export class ResponseHead {
     const fields: string[] = this.requestId === undefined ? [] : ['x-request-id', this.requestId];
     for (let i = 0; i + 1 < SECURITY_FIELDS.length; i += 2) {
       const name = SECURITY_FIELDS[i] as string;
-      if (indexOfName(this.added, name) < 0) fields.push(name, SECURITY_FIELDS[i + 1] as string);
+      if (!this.securityOverridden || indexOfName(this.added, name) < 0) fields.push(name, SECURITY_FIELDS[i + 1] as string);
     }
     for (const f of this.added) fields.push(f);
     fields.push('Content-Type', contentType, 'Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));

@@ -92,6 +92,7 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
     info: `{"severity":"${SEVERITY.info}","level":${logger.levels.values.info}`,
     warn: `{"severity":"${SEVERITY.warn}","level":${logger.levels.values.warn}`,
   };
+  const service = `,"service":${JSON.stringify(SERVICE)}`;
   // A multistream destination routes each line by pino's per-write metadata: leave it to pino.
   const routed = Reflect.get(dest, Symbol.for('pino.metadata')) === true;
   // One difference is left: a lone UTF-16 surrogate is escaped here (JSON.stringify) where pino
@@ -100,7 +101,7 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
     if (routed) return void logger[level](fields, 'request');
     if (!logger.isLevelEnabled(level)) return;
     const body = JSON.stringify(log(fields as Record<string, unknown>));
-    dest.write(`${heads[level]}${time()},"service":${JSON.stringify(SERVICE)}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},"msg":"request"}\n`);
+    dest.write(`${heads[level]}${time()}${service}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},"msg":"request"}\n`);
   };
   return Object.assign(logger, { requestLine });
 }
