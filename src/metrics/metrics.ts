@@ -3,6 +3,7 @@
 // callers' unknown model names never become series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { trafficShares, versionKey, type Revision } from '../registry/revision.js';
+import { HotHistogram } from './hot-histogram.js';
 
 export type InferenceOutcome = 'success' | 'client_error' | 'server_error' | 'rejected';
 export const INFERENCE_OUTCOMES: readonly InferenceOutcome[] = ['success', 'client_error', 'server_error', 'rejected'];
@@ -18,6 +19,23 @@ export interface VersionSeries {
   readonly duration: { observe(seconds: number): void };
 }
 
+/**
+ * A request count not yet added to prom-client's counter: `inc` is one addition, and the
+ * counter's collect hook adds what accumulated when the registry is read (a scrape, or the
+ * cluster's aggregation), so every read sees every request counted before it.
+ */
+class PendingCount {
+  n = 0;
+  constructor(readonly labels: Readonly<Record<'model' | 'version' | 'outcome', string>>) {}
+  inc(): void {
+    this.n++;
+  }
+}
+
+interface CachedSeries extends VersionSeries {
+  readonly requests: Readonly<Record<InferenceOutcome, PendingCount>>;
+}
+
 export interface MetricsOptions {
   /** Collect prom-client's default process and Node.js metrics (on by default). */
   readonly defaultMetrics?: boolean;
@@ -26,7 +44,8 @@ export interface MetricsOptions {
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly inferenceRequests: Counter<'model' | 'version' | 'outcome'>;
-  readonly inferenceDuration: Histogram<'model' | 'version'>;
+  /** Observed only through versionSeries' children (metrics/hot-histogram.ts). */
+  readonly inferenceDuration: HotHistogram<'model' | 'version'>;
   readonly loadDuration: Histogram<'model' | 'version'>;
   readonly loads: Counter<'model' | 'version' | 'result'>;
   readonly cacheLookups: Counter<'model' | 'result'>;
@@ -45,7 +64,7 @@ export class GatewayMetrics {
   private batchSeries: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private known: ReadonlyMap<string, { model: string; version: string }> = new Map();
   private fallbackSeries: ReadonlySet<string> = new Set();
-  private readonly seriesCache = new Map<string, VersionSeries>();
+  private readonly seriesCache = new Map<string, CachedSeries>();
   private textSource: (() => Promise<string>) | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -58,10 +77,30 @@ export class GatewayMetrics {
     const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
-    this.inferenceRequests = counter('gateway_inference_requests_total', 'Inference requests by model, version and outcome', ['model', 'version', 'outcome']);
-    this.inferenceDuration = histogram('gateway_inference_duration_seconds', 'Time from routing to response for inference requests', ['model', 'version'], [
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-    ]);
+    const seriesCache = this.seriesCache;
+    this.inferenceRequests = new Counter({
+      name: 'gateway_inference_requests_total',
+      help: 'Inference requests by model, version and outcome',
+      labelNames: ['model', 'version', 'outcome'],
+      registers,
+      collect() {
+        for (const series of seriesCache.values()) {
+          for (const outcome of INFERENCE_OUTCOMES) {
+            const pending = series.requests[outcome];
+            if (pending.n === 0) continue;
+            this.inc(pending.labels, pending.n);
+            pending.n = 0;
+          }
+        }
+      },
+    });
+    this.inferenceDuration = new HotHistogram({
+      name: 'gateway_inference_duration_seconds',
+      help: 'Time from routing to response for inference requests',
+      labelNames: ['model', 'version'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     this.loadDuration = histogram('gateway_model_load_duration_seconds', 'Time to fetch and load a model version', ['model', 'version'], [
       0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
     ]);
@@ -96,12 +135,17 @@ export class GatewayMetrics {
       for (const result of ['hit', 'miss']) this.cacheLookups.inc({ model: model.name, result }, 0);
       for (const v of model.versions) {
         const labels = { model: model.name, version: v.name };
-        keep.set(versionKey(model.name, v.name), labels);
+        const key = versionKey(model.name, v.name);
+        keep.set(key, labels);
         for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.inc({ ...labels, outcome }, 0);
         for (const result of LOAD_RESULTS) this.loads.inc({ ...labels, result }, 0);
         for (const outcome of SHADOW_OUTCOMES) this.shadowRequests.inc({ ...labels, outcome }, 0);
-        this.inferenceDuration.zero(labels);
-        this.loadDuration.zero(labels);
+        // A histogram's zero() empties one that exists: only a version new here starts at 0, or
+        // every registry reload would wipe the latency of the versions it keeps.
+        if (!this.known.has(key)) {
+          this.inferenceDuration.zero(labels);
+          this.loadDuration.zero(labels);
+        }
         this.evictions.inc(labels, 0);
         if (v.shadow > 0) this.shadowDropped.inc(labels, 0);
         if (model.guard) for (const reason of ROLLBACK_REASONS) this.rollbacks.inc({ ...labels, reason }, 0);
@@ -125,9 +169,9 @@ export class GatewayMetrics {
     const key = versionKey(model, version);
     let series = this.seriesCache.get(key);
     if (!series) {
-      const requests = {} as Record<InferenceOutcome, { inc(): void }>;
-      for (const outcome of INFERENCE_OUTCOMES) requests[outcome] = this.inferenceRequests.labels({ model, version, outcome });
-      series = { requests, duration: this.inferenceDuration.labels({ model, version }) };
+      const requests = {} as Record<InferenceOutcome, PendingCount>;
+      for (const outcome of INFERENCE_OUTCOMES) requests[outcome] = new PendingCount({ model, version, outcome });
+      series = { requests, duration: this.inferenceDuration.child({ model, version }) };
       this.seriesCache.set(key, series);
     }
     return series;
@@ -136,7 +180,7 @@ export class GatewayMetrics {
   private dropStale(keep: ReadonlyMap<string, { model: string; version: string }>): void {
     for (const [key, labels] of this.known) {
       if (keep.has(key)) continue;
-      this.seriesCache.delete(key); // its children are removed below: never write to them again
+      this.seriesCache.delete(key); // its series are removed below, and its pending counts with it
       for (const outcome of INFERENCE_OUTCOMES) this.inferenceRequests.remove({ ...labels, outcome });
       for (const result of LOAD_RESULTS) this.loads.remove({ ...labels, result });
       for (const outcome of SHADOW_OUTCOMES) this.shadowRequests.remove({ ...labels, outcome });
@@ -156,8 +200,9 @@ export class GatewayMetrics {
       for (const v of model.versions) {
         if (v.batching === undefined) continue;
         const labels = { model: model.name, version: v.name };
-        keep.set(versionKey(model.name, v.name), labels);
-        this.batchSize.zero(labels);
+        const key = versionKey(model.name, v.name);
+        keep.set(key, labels);
+        if (!this.batchSeries.has(key)) this.batchSize.zero(labels);
       }
     }
     for (const [key, labels] of this.batchSeries) if (!keep.has(key)) this.batchSize.remove(labels);
