@@ -40,7 +40,7 @@ export interface PoolOptions {
 
 export const DEFAULT_WORKER_NICE = 10;
 
-export const DEFAULT_INLINE: InlinePolicy = { enabled: true, warmupRuns: 16, probeRuns: 16, belowUs: 100, demoteAboveUs: 20_000 };
+export const DEFAULT_INLINE: InlinePolicy = { enabled: true, warmupRuns: 16, probeRuns: 16, belowUs: 100, trialBelowUs: 200, demoteAboveUs: 20_000 };
 
 export class InferencePool implements SessionFactory {
   private readonly slots: WorkerSlot[];

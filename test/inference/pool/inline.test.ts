@@ -85,6 +85,13 @@ interface FakeWorkerOptions {
   readonly holdRun?: number;
   /** Holds the inline copy's load until the returned release is called. */
   readonly holdInlineLoad?: boolean;
+  /** How long each inline run computes (µs, a busy wait on this thread, timed as a real run is). */
+  readonly inlineUs?: number;
+}
+
+function computeFor(us: number): void {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
 }
 
 /**
@@ -107,18 +114,31 @@ function onFakeWorker(options: FakeWorkerOptions) {
       return { ok: true, outputs: [], us };
     },
   } as unknown as WorkerSlot;
-  const inline: ModelSession = { signature: { inputs: [], outputs: [] }, run: async () => ({}), release: async () => {} };
+  const inlineRuns = { count: 0 };
+  const inline: ModelSession = {
+    signature: { inputs: [], outputs: [] },
+    // As onnxruntime-node does: the computation runs in a later setImmediate.
+    run: () =>
+      new Promise((resolve) =>
+        setImmediate(() => {
+          inlineRuns.count++;
+          computeFor(options.inlineUs ?? 0);
+          resolve({});
+        }),
+      ),
+    release: async () => {},
+  };
   const session = new PooledSession(inline.signature, {
     slot,
     sid: 1,
     filePath: 'm.onnx',
     threads: 1,
     maxInFlight: 2,
-    inline: { enabled: true, warmupRuns: 0, probeRuns: options.probeRuns, belowUs: 100, demoteAboveUs: 20_000 },
+    inline: { enabled: true, warmupRuns: 0, probeRuns: options.probeRuns, belowUs: 100, trialBelowUs: 200, demoteAboveUs: 20_000 },
     inlineFactory: { create: () => (options.holdInlineLoad ? new Promise<ModelSession>((r) => (holds.load = () => r(inline))) : Promise.resolve(inline)) },
     onPlacementChange: (_file, where, us) => void moves.push([where, us]),
   });
-  return { session, ops, moves, holds };
+  return { session, ops, moves, holds, inlineRuns };
 }
 
 describe('the probe on a busy machine', () => {
@@ -139,6 +159,55 @@ describe('the probe on a busy machine', () => {
     for (let i = 0; i < 16; i++) await session.run({}, []);
     expect(session.placement).toBe('worker');
     expect(moves).toEqual([['worker', 450]]);
+  });
+});
+
+describe('a probe near the threshold: inline on trial', () => {
+  // belowUs 100, trialBelowUs 200: a probe's lower quartile of 100–199 µs goes inline on trial.
+  const borderline = [150, 160, 170, 180];
+
+  it('keeps a version inline whose inline runs are quick, though its worker runs measured slower', async () => {
+    const { session, moves, inlineRuns } = onFakeWorker({ times: borderline, probeRuns: 4, inlineUs: 0 });
+    for (let i = 0; i < 4; i++) await session.run({}, []);
+    await vi.waitFor(() => expect(session.placement).toBe('inline'));
+    for (let i = 0; i < 12; i++) await session.run({}, []);
+    expect(inlineRuns.count).toBe(12);
+    expect(session.placement).toBe('inline');
+    expect(moves).toEqual([['inline', 160]]);
+  });
+
+  it('sends it back to its worker for good when its inline runs are no quicker', async () => {
+    // 250 µs: over belowUs, but under the 4 × belowUs that demotes a version promoted outright.
+    const { session, ops, moves, inlineRuns } = onFakeWorker({ times: borderline, probeRuns: 4, inlineUs: 250 });
+    for (let i = 0; i < 4; i++) await session.run({}, []);
+    await vi.waitFor(() => expect(session.placement).toBe('inline'));
+    for (let i = 0; i < 4; i++) await session.run({}, []);
+    expect(session.placement).toBe('worker');
+    expect(moves.map(([where]) => where)).toEqual(['inline', 'worker']);
+    // The figure logged is the trial's lower quartile: at least the inline run's 250 µs.
+    expect(moves[1]?.[1]).toBeGreaterThanOrEqual(250);
+    // Back on the worker (its copy loaded there again), and it stays there whatever its runs.
+    for (let i = 0; i < 8; i++) await session.run({}, []);
+    expect(inlineRuns.count).toBe(4);
+    expect(session.placement).toBe('worker');
+    expect(ops.filter((op) => op === 'load')).toHaveLength(1);
+  });
+
+  it('does not hold a version promoted outright to the trial: inline runs up to 4 × belowUs keep it', async () => {
+    const { session, moves } = onFakeWorker({ times: [50], probeRuns: 4, inlineUs: 250 });
+    for (let i = 0; i < 4; i++) await session.run({}, []);
+    await vi.waitFor(() => expect(session.placement).toBe('inline'));
+    for (let i = 0; i < 8; i++) await session.run({}, []);
+    expect(session.placement).toBe('inline');
+    expect(moves).toEqual([['inline', 50]]);
+  });
+
+  it('leaves a probe at or above trialBelowUs on its worker, untried', async () => {
+    const { session, moves, inlineRuns } = onFakeWorker({ times: [200, 210, 220, 230], probeRuns: 4, inlineUs: 0 });
+    for (let i = 0; i < 8; i++) await session.run({}, []);
+    expect(session.placement).toBe('worker');
+    expect(inlineRuns.count).toBe(0);
+    expect(moves).toEqual([['worker', 210]]);
   });
 });
 
