@@ -3,7 +3,7 @@
 // shared) hits all of them. Prints a Markdown table and the issue's targets, met or missed by how
 // much. Bounded: BENCH_SECONDS per run (5), BENCH_ROUNDS (2), BENCH_CONNECTIONS ("1,16,50"),
 // BENCH_CYCLE_SECONDS (30); a full run takes about 8 minutes.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { floats, nestRows, predict, v2Binary, v2Json } from './bodies.js';
@@ -40,6 +40,8 @@ interface Contender {
   readonly label: string;
   readonly kind: Kind;
   start(): Promise<Server>;
+  /** The gateway's log lines (stdout), kept to report where its versions ran. */
+  readonly logFile?: string;
 }
 const bare: Contender = { label: 'bare Koa hello', kind: 'bare', start: () => startServer('bare', 'bench/servers/bare.ts') };
 const naive = (model: string): Contender => ({ label: 'naive inline', kind: 'naive', start: () => startServer('naive', 'bench/servers/naive.ts', { env: { MODEL: model } }) });
@@ -52,8 +54,33 @@ const naiveCluster = (model: string): Contender => ({
 });
 // The gateway as `npm start` runs it (node flags, malloc settings); `env` may override.
 const launch = npmStartLaunch();
-function gateway(label: string, reg: string, env: Record<string, string> = {}, nodeArgs = launch.nodeArgs): Contender {
-  return { label, kind: 'gateway', start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...launch.env, ...env }, readyPath: '/v2/health/ready', nodeArgs }) };
+// Its log lines go to /dev/null (written, not kept), except with `keepLog`: a file costs a little
+// more CPU per line, so only scenarios that report placement keep one.
+let logFiles = 0;
+function gateway(label: string, reg: string, env: Record<string, string> = {}, nodeArgs = launch.nodeArgs, keepLog = false): Contender {
+  const logFile = keepLog ? path.join(dir, `gateway-${++logFiles}.log`) : undefined;
+  return {
+    label,
+    kind: 'gateway',
+    ...(logFile === undefined ? {} : { logFile }),
+    start: () => startServer(label, 'dist/server.js', { env: { MODEL_REGISTRY: reg, MODEL_ROOTS: `${dir}:${MODELS_DIR}:${SHARED}`, ...launch.env, ...env }, readyPath: '/v2/health/ready', nodeArgs, logFile }),
+  };
+}
+
+/**
+ * Where the gateway's processes ran the version, from its `inference_placement` log lines: the
+ * decision is made per process from measured run times (inference/pool/pooled-session.ts), and a
+ * run time near the threshold can land either way, which moves req/s (docs/benchmarks.md).
+ */
+function placements(logFile: string | undefined): string | undefined {
+  if (logFile === undefined || !existsSync(logFile)) return undefined;
+  const seen: string[] = [];
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('"inference_placement"')) continue;
+    const { where, us } = JSON.parse(line) as { where?: string; us?: number };
+    seen.push(`${where ?? '?'} (${us ?? '?'} µs)`);
+  }
+  return seen.length > 0 ? `placement per process: ${seen.join(', ')}` : undefined;
 }
 
 /**
@@ -103,7 +130,8 @@ async function compare(scenario: string, contenders: readonly Contender[], shotF
     }
     for (const c of contenders) {
       const r = mean(runs.get(c) ?? []);
-      rows.push({ scenario, server: c.label, connections: n, result: r, ...(servers.get(c) ? {} : { note: 'not available' }) });
+      const note = servers.get(c) ? placements(c.logFile) : 'not available';
+      rows.push({ scenario, server: c.label, connections: n, result: r, ...(note === undefined ? {} : { note }) });
       if (!out.has(c.label)) out.set(c.label, new Map());
       out.get(c.label)?.set(n, r);
     }
@@ -166,7 +194,10 @@ if (want('batching')) {
   const shot = predict('mlp', 'x', [floats(784)]);
   for (const processes of ['auto', '1']) {
     const label = processes === 'auto' ? 'default processes' : '1 process';
-    const [offC, onC] = [gateway(`gateway, batching off, ${label}`, off, { PROCESSES: processes }), gateway(`gateway, batching on, ${label}`, on, { PROCESSES: processes })];
+    const [offC, onC] = [
+      gateway(`gateway, batching off, ${label}`, off, { PROCESSES: processes }, launch.nodeArgs, true),
+      gateway(`gateway, batching on, ${label}`, on, { PROCESSES: processes }, launch.nodeArgs, true),
+    ];
     const r = await compare('784-wide MLP, 64 conns', processes === 'auto' ? [naive(models.mlp784), offC, onC] : [offC, onC], () => shot, [64]);
     const b = ratio(r.get(onC.label)?.get(64), r.get(offC.label)?.get(64));
     checks.push({ name: `784-wide MLP at 64 conns: batching on / off, ${label}`, value: b, bound: 2, higherIsBetter: true, unit: '×' });
