@@ -74,13 +74,20 @@ function gateway(label: string, reg: string, env: Record<string, string> = {}, n
  */
 function placements(logFile: string | undefined): string | undefined {
   if (logFile === undefined || !existsSync(logFile)) return undefined;
-  const seen: string[] = [];
+  const byProcess = new Map<number | undefined, string[]>();
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     if (!line.includes('"inference_placement"')) continue;
-    const { where, us } = JSON.parse(line) as { where?: string; us?: number };
-    seen.push(`${where ?? '?'} (${us ?? '?'} µs)`);
+    let event: { pid?: number; where?: string; us?: number };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      continue; // a line still being written
+    }
+    byProcess.set(event.pid, [...(byProcess.get(event.pid) ?? []), `${event.where ?? '?'} (${event.us ?? '?'} µs)`]);
   }
-  return seen.length > 0 ? `placement per process: ${seen.join(', ')}` : undefined;
+  // Each process's moves in order, e.g. "inline (150 µs) → worker (230 µs)" for a failed trial.
+  const moves = [...byProcess.values()].map((m) => m.join(' → '));
+  return moves.length > 0 ? `placement per process: ${moves.join('; ')}` : undefined;
 }
 
 /**

@@ -235,6 +235,6 @@ function sessionFactoryFor(options: GatewayOptions): SessionFactory {
     // Tiny versions measured faster than a thread round trip run inline, single-threaded.
     inlineFactory: createOrtSessionFactory({ intraOpNumThreads: 1 }),
     onWorkerLost: (index, reason) => options.log.warn({ event: 'inference_worker_lost', worker: index, reason }, 'inference worker replaced'),
-    onPlacementChange: (file, where, us) => options.log.info({ event: 'inference_placement', file, where, us: Math.round(us) }, `model runs ${where === 'inline' ? 'on the event loop' : 'on its worker thread'}`),
+    onPlacementChange: (file, where, us) => options.log.info({ event: 'inference_placement', pid: process.pid, file, where, us: Math.round(us) }, `model runs ${where === 'inline' ? 'on the event loop' : 'on its worker thread'}`),
   });
 }

@@ -110,13 +110,26 @@ export class HotHistogram<L extends string> {
     this.children.delete(this.keyOf(labels));
   }
 
-  /** Every series back to 0. Children stay exported (held ones keep counting). */
+  /**
+   * Every series back to 0 (Registry.resetMetrics). Unlike prom-client's reset, which drops the
+   * series, they stay exported: their children are held by the request path and keep counting.
+   */
   reset(): void {
     for (const child of this.children.values()) child.zero();
   }
 
   /** For the text format: `le` as the sample's own label, the label set as shared labels. */
   getForPromString(): Promise<Exported> {
+    return Promise.resolve(this.exported(this.samples()));
+  }
+
+  /** For JSON (and the cluster's aggregation): one label object per sample, `le` first. */
+  get(): Promise<Exported> {
+    const values = this.samples().map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
+    return Promise.resolve(this.exported(values));
+  }
+
+  private samples(): SampleForText[] {
     const values: SampleForText[] = [];
     const bucket = `${this.name}_bucket`;
     for (const child of this.children.values()) {
@@ -129,14 +142,7 @@ export class HotHistogram<L extends string> {
       values.push({ labels: {}, sharedLabels: child.labels, value: child.sum, metricName: `${this.name}_sum` });
       values.push({ labels: {}, sharedLabels: child.labels, value: child.count, metricName: `${this.name}_count` });
     }
-    return Promise.resolve(this.exported(values));
-  }
-
-  /** For JSON (and the cluster's aggregation): one label object per sample, `le` first. */
-  async get(): Promise<Exported> {
-    const text = await this.getForPromString();
-    const values = (text.values as SampleForText[]).map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
-    return this.exported(values);
+    return values;
   }
 
   private exported(values: readonly object[]): Exported {

@@ -36,6 +36,44 @@ interface CachedSeries extends VersionSeries {
   readonly requests: Readonly<Record<InferenceOutcome, PendingCount>>;
 }
 
+type RequestLabels = 'model' | 'version' | 'outcome';
+
+/** The request counter: pending counts are added when it is read, and dropped when it is reset. */
+class RequestCounter extends Counter<RequestLabels> {
+  constructor(
+    registers: Registry[],
+    private readonly series: ReadonlyMap<string, CachedSeries>,
+  ) {
+    super({
+      name: 'gateway_inference_requests_total',
+      help: 'Inference requests by model, version and outcome',
+      labelNames: ['model', 'version', 'outcome'],
+      registers,
+      collect(this: Counter<RequestLabels>) {
+        (this as RequestCounter).flush();
+      },
+    });
+  }
+
+  override reset(): void {
+    // prom-client's constructor calls reset() too, before this class's fields are set.
+    const series = this.series as ReadonlyMap<string, CachedSeries> | undefined;
+    if (series) for (const s of series.values()) for (const outcome of INFERENCE_OUTCOMES) s.requests[outcome].n = 0;
+    super.reset();
+  }
+
+  private flush(): void {
+    for (const s of this.series.values()) {
+      for (const outcome of INFERENCE_OUTCOMES) {
+        const pending = s.requests[outcome];
+        if (pending.n === 0) continue;
+        this.inc(pending.labels, pending.n);
+        pending.n = 0;
+      }
+    }
+  }
+}
+
 export interface MetricsOptions {
   /** Collect prom-client's default process and Node.js metrics (on by default). */
   readonly defaultMetrics?: boolean;
@@ -77,23 +115,7 @@ export class GatewayMetrics {
     const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
-    const seriesCache = this.seriesCache;
-    this.inferenceRequests = new Counter({
-      name: 'gateway_inference_requests_total',
-      help: 'Inference requests by model, version and outcome',
-      labelNames: ['model', 'version', 'outcome'],
-      registers,
-      collect() {
-        for (const series of seriesCache.values()) {
-          for (const outcome of INFERENCE_OUTCOMES) {
-            const pending = series.requests[outcome];
-            if (pending.n === 0) continue;
-            this.inc(pending.labels, pending.n);
-            pending.n = 0;
-          }
-        }
-      },
-    });
+    this.inferenceRequests = new RequestCounter(registers, this.seriesCache);
     this.inferenceDuration = new HotHistogram({
       name: 'gateway_inference_duration_seconds',
       help: 'Time from routing to response for inference requests',

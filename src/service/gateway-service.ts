@@ -132,6 +132,9 @@ export class GatewayService {
   private async runOn(model: ModelEntry, version: VersionEntry, reason: InferResult['reason'], request: InferRequest, ticket?: Ticket): Promise<InferResult> {
     // Admitted first (a slot, or a 429/503/504 from service/admission.ts), then run with the ticket.
     if (this.deps.admission && !ticket) return this.deps.admission.run(model.name, version.name, (t) => this.runOn(model, version, reason, request, t));
+    // Looked up before the run: should a registry reload remove the version meanwhile, this
+    // request's counts go to series no longer exported, rather than bringing them back.
+    const series = this.deps.metrics.versionSeries(model.name, version.name);
     const started = performance.now();
     let outcome: InferenceOutcome = 'success';
     try {
@@ -144,7 +147,6 @@ export class GatewayService {
     } finally {
       if (ticket?.timedOut) outcome = 'server_error'; // the caller got a 504
       const seconds = (performance.now() - started) / 1000;
-      const series = this.deps.metrics.versionSeries(model.name, version.name);
       series.requests[outcome].inc();
       series.duration.observe(seconds);
       this.deps.onOutcome?.(model, version, outcome, seconds);

@@ -40,6 +40,33 @@ describe('GatewayMetrics per-request series', () => {
     expect(requests?.values.find((v) => v.labels.outcome === 'success')?.value).toBe(6);
   });
 
+  it('a request that finishes after a reload removed its version does not bring the version back', async () => {
+    const metrics = new GatewayMetrics({ defaultMetrics: false });
+    sync(metrics, ['1', '2']);
+    const held = metrics.versionSeries('m', '2'); // taken when the request started
+    sync(metrics, ['1']);
+    held.requests.success.inc();
+    held.duration.observe(0.01);
+    expect(await metrics.text()).not.toContain('version="2"');
+    sync(metrics, ['1']);
+    expect(await metrics.text()).not.toContain('version="2"');
+  });
+
+  it('resetMetrics drops counts not yet scraped, and the series keep counting from 0', async () => {
+    const metrics = new GatewayMetrics({ defaultMetrics: false });
+    sync(metrics, ['1']);
+    const series = metrics.versionSeries('m', '1');
+    series.requests.success.inc();
+    series.duration.observe(0.01);
+    metrics.registry.resetMetrics();
+    let text = await metrics.text();
+    expect(text).not.toMatch(/gateway_inference_requests_total\{[^}]*outcome="success"\} [1-9]/);
+    expect(sample(text, 'gateway_inference_duration_seconds_count{model="m",version="1"}')).toBe(0);
+    series.requests.success.inc();
+    text = await metrics.text();
+    expect(sample(text, 'gateway_inference_requests_total{model="m",version="1",outcome="success"}')).toBe(1);
+  });
+
   it('the same series object serves every request of a version', () => {
     const metrics = new GatewayMetrics({ defaultMetrics: false });
     sync(metrics, ['1', '2']);

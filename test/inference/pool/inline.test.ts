@@ -202,6 +202,18 @@ describe('a probe near the threshold: inline on trial', () => {
     expect(moves).toEqual([['inline', 50]]);
   });
 
+  it('a batching version (keepOnWorker) on trial goes back to its worker and stays', async () => {
+    const { session, moves, inlineRuns } = onFakeWorker({ times: borderline, probeRuns: 4, inlineUs: 0 });
+    for (let i = 0; i < 4; i++) await session.run({}, []);
+    await vi.waitFor(() => expect(session.placement).toBe('inline'));
+    await session.run({}, []);
+    session.keepOnWorker();
+    for (let i = 0; i < 8; i++) await session.run({}, []);
+    expect(session.placement).toBe('worker');
+    expect(inlineRuns.count).toBe(1);
+    expect(moves.map(([where]) => where)).toEqual(['inline', 'worker']);
+  });
+
   it('leaves a probe at or above trialBelowUs on its worker, untried', async () => {
     const { session, moves, inlineRuns } = onFakeWorker({ times: [200, 210, 220, 230], probeRuns: 4, inlineUs: 0 });
     for (let i = 0; i < 8; i++) await session.run({}, []);
