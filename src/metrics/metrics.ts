@@ -19,6 +19,8 @@ export interface VersionSeries {
   readonly duration: { observe(seconds: number): void };
 }
 
+type RequestLabels = 'model' | 'version' | 'outcome';
+
 /**
  * A request count not yet added to prom-client's counter: `inc` is one addition, and the
  * counter's collect hook adds what accumulated when the registry is read (a scrape, or the
@@ -26,7 +28,7 @@ export interface VersionSeries {
  */
 class PendingCount {
   n = 0;
-  constructor(readonly labels: Readonly<Record<'model' | 'version' | 'outcome', string>>) {}
+  constructor(readonly labels: Readonly<Record<RequestLabels, string>>) {}
   inc(): void {
     this.n++;
   }
@@ -35,8 +37,6 @@ class PendingCount {
 interface CachedSeries extends VersionSeries {
   readonly requests: Readonly<Record<InferenceOutcome, PendingCount>>;
 }
-
-type RequestLabels = 'model' | 'version' | 'outcome';
 
 /** The request counter: pending counts are added when it is read, and dropped when it is reset. */
 class RequestCounter extends Counter<RequestLabels> {
@@ -81,7 +81,7 @@ export interface MetricsOptions {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly inferenceRequests: Counter<'model' | 'version' | 'outcome'>;
+  readonly inferenceRequests: Counter<RequestLabels>;
   /** Observed only through versionSeries' children (metrics/hot-histogram.ts). */
   readonly inferenceDuration: HotHistogram<'model' | 'version'>;
   readonly loadDuration: Histogram<'model' | 'version'>;
