@@ -57,7 +57,7 @@ const launch = npmStartLaunch();
 // Its log lines go to /dev/null (written, not kept), except with `keepLog`: a file costs a little
 // more CPU per line, so only scenarios that report placement keep one.
 let logFiles = 0;
-function gateway(label: string, reg: string, env: Record<string, string> = {}, nodeArgs = launch.nodeArgs, keepLog = false): Contender {
+function gateway(label: string, reg: string, env: Record<string, string> = {}, { nodeArgs = launch.nodeArgs, keepLog = false }: { nodeArgs?: readonly string[]; keepLog?: boolean } = {}): Contender {
   const logFile = keepLog ? path.join(dir, `gateway-${++logFiles}.log`) : undefined;
   return {
     label,
@@ -202,8 +202,8 @@ if (want('batching')) {
   for (const processes of ['auto', '1']) {
     const label = processes === 'auto' ? 'default processes' : '1 process';
     const [offC, onC] = [
-      gateway(`gateway, batching off, ${label}`, off, { PROCESSES: processes }, launch.nodeArgs, true),
-      gateway(`gateway, batching on, ${label}`, on, { PROCESSES: processes }, launch.nodeArgs, true),
+      gateway(`gateway, batching off, ${label}`, off, { PROCESSES: processes }, { keepLog: true }),
+      gateway(`gateway, batching on, ${label}`, on, { PROCESSES: processes }, { keepLog: true }),
     ];
     const r = await compare('784-wide MLP, 64 conns', processes === 'auto' ? [naive(models.mlp784), offC, onC] : [offC, onC], () => shot, [64]);
     const b = ratio(r.get(onC.label)?.get(64), r.get(offC.label)?.get(64));
@@ -285,7 +285,7 @@ if (want('cycle')) {
   const bound = Math.round((maxBytes + 100e6) / 2 ** 20);
   for (const [label, env, nodeArgs] of [['gateway, as `npm start`', {}, launch.nodeArgs], ['gateway, bare node (glibc and V8 defaults)', { GLIBC_TUNABLES: '' }, []]] as const) {
     log(`cache cycling: ${label}`);
-    const gw = await gateway('gateway', reg, { PROCESSES: '1', ...env }, [...nodeArgs]).start();
+    const gw = await gateway('gateway', reg, { PROCESSES: '1', ...env }, { nodeArgs }).start();
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
     const startRss = rss();
     const samples: number[] = [];
