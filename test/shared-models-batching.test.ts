@@ -44,13 +44,13 @@ function expectClose(actual: unknown, expected: unknown, what: string): void {
 describe.runIf(existsSync(SHARED_MODELS))('shared real models: batching and binary tensors', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
-    // A long maxDelayMs so that callers sent together are certain to share a run.
+    // A long maxDelayMs (1 s) so that callers sent together share a run even on a loaded CI machine.
     const registry = `
 models:
   mlp:
-    versions: { "1": { uri: ${uri('mnist-mlp-dynamic')}, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 200 } } }
+    versions: { "1": { uri: ${uri('mnist-mlp-dynamic')}, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 1000 } } }
   titanic:
-    versions: { "1": { uri: ${uri('sklearn-titanic-mixed')}, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 200 } } }
+    versions: { "1": { uri: ${uri('sklearn-titanic-mixed')}, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 1000 } } }
   shufflenet:
     versions: { "1": { uri: ${uri('shufflenet-v2-12-int8')}, weight: 1 } }
 `;
