@@ -2,22 +2,12 @@
 // (../shared/models): callers' rows stacked into one run must come back as the published expected
 // rows of each caller, strings and mixed dtypes included; a 150,528-float input sent as raw bytes
 // must classify as its published answer. Runs wherever that folder exists (CI has it).
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nest } from '../src/inference/codec.js';
-import type { OrtType } from '../src/inference/dtypes.js';
 import { SHARED_MODELS, sampleValue, startGateway, type RunningGateway } from './support/harness.js';
+import { expectClose, loadShared, nestedInputs, sharedModel as uri, type Fixture, type Tensors } from './support/shared-models.js';
 
-interface Fixture {
-  type: OrtType;
-  dims: number[];
-  data: unknown[];
-}
-type Tensors = Record<string, Fixture>;
-
-const load = (rel: string): Tensors => JSON.parse(readFileSync(path.join(SHARED_MODELS, rel), 'utf8')) as Tensors;
-const uri = (name: string) => path.join(SHARED_MODELS, name, 'model.onnx');
+const load = (rel: string): Tensors => loadShared<Tensors>(rel);
 
 /** Rows [from, to) of every tensor in `t` (each tensor's first dimension is the batch). */
 function rows(t: Tensors, from: number, to: number): Tensors {
@@ -27,18 +17,6 @@ function rows(t: Tensors, from: number, to: number): Tensors {
       return [name, { type: f.type, dims: [to - from, ...f.dims.slice(1)], data: f.data.slice(from * per, to * per) }];
     }),
   );
-}
-const nested = (t: Tensors) => Object.fromEntries(Object.entries(t).map(([name, f]) => [name, nest(f.data, f.dims)]));
-
-function expectClose(actual: unknown, expected: unknown, what: string): void {
-  const a = (actual as unknown[]).flat(Infinity);
-  const e = (expected as unknown[]).flat(Infinity);
-  expect(a.length, what).toBe(e.length);
-  e.forEach((x, i) => {
-    const y = a[i];
-    if (typeof x === 'number' && typeof y === 'number') expect(Math.abs(y - x), `${what}[${i}]: ${y} vs ${x}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(x)));
-    else expect(y, `${what}[${i}]`).toEqual(x);
-  });
 }
 
 describe.runIf(existsSync(SHARED_MODELS))('shared real models: batching and binary tensors', () => {
@@ -72,8 +50,8 @@ models:
     const rowsOut = (from: number, to: number) => expected.data.slice(from * 10, to * 10);
     const before = await runs('mlp');
     const [a, b] = await Promise.all([
-      gw.post<{ outputs: { probability: number[][] } }>('/predict', { model: 'mlp', inputs: nested(rows(input, 0, 1)) }),
-      gw.post<{ outputs: { probability: number[][] } }>('/predict', { model: 'mlp', inputs: nested(rows(input, 1, 3)) }),
+      gw.post<{ outputs: { probability: number[][] } }>('/predict', { model: 'mlp', inputs: nestedInputs(rows(input, 0, 1)) }),
+      gw.post<{ outputs: { probability: number[][] } }>('/predict', { model: 'mlp', inputs: nestedInputs(rows(input, 1, 3)) }),
     ]);
     expect([a.status, b.status], JSON.stringify([a.body, b.body])).toEqual([200, 200]);
     expectClose(a.body.outputs.probability, rowsOut(0, 1), 'caller of row 0');
@@ -90,7 +68,7 @@ models:
     const slices: Array<[number, number]> = [[0, 1], [1, 3], [3, 4]];
     const answers = await Promise.all(
       slices.map(([from, to]) =>
-        gw.post<{ outputs: { label: number[]; probabilities: number[][] } }>('/predict', { model: 'titanic', inputs: nested(rows(input, from, to)) }),
+        gw.post<{ outputs: { label: number[]; probabilities: number[][] } }>('/predict', { model: 'titanic', inputs: nestedInputs(rows(input, from, to)) }),
       ),
     );
     slices.forEach(([from, to], i) => {

@@ -1,38 +1,15 @@
 // Real models written by others (../shared/models), served through the whole gateway and
 // checked against their published expected outputs. Runs wherever that folder exists (CI has it).
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nest } from '../src/inference/codec.js';
-import { V2_DATATYPE, type OrtType } from '../src/inference/dtypes.js';
+import { V2_DATATYPE } from '../src/inference/dtypes.js';
 import { SHARED_MODELS, startGateway, type RunningGateway } from './support/harness.js';
+import { expectClose, loadShared as load, nestedInputs, sharedModel as uri, type Fixture, type Tensors } from './support/shared-models.js';
 
-interface Fixture {
-  type: OrtType;
-  dims: number[];
-  data: unknown[];
-}
-type Tensors = Record<string, Fixture>;
 type V2Out = { name: string; datatype: string; shape: number[]; data: unknown[] };
-
-const load = <T>(rel: string): T => JSON.parse(readFileSync(path.join(SHARED_MODELS, rel), 'utf8')) as T;
-const uri = (name: string) => path.join(SHARED_MODELS, name, 'model.onnx');
-
-function expectClose(actual: unknown[], expected: unknown[], what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  expected.forEach((e, i) => {
-    const a = actual[i];
-    if (typeof e === 'number' && typeof a === 'number') {
-      expect(Math.abs(a - e), `${what}[${i}]: ${a} vs ${e}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(e)));
-    } else {
-      expect(a, `${what}[${i}]`).toEqual(e);
-    }
-  });
-}
 
 const v2Inputs = (t: Tensors) =>
   Object.entries(t).map(([name, f]) => ({ name, shape: f.dims, datatype: V2_DATATYPE[f.type], data: f.data }));
-const nestedInputs = (t: Tensors) => Object.fromEntries(Object.entries(t).map(([name, f]) => [name, nest(f.data, f.dims)]));
 
 describe.runIf(existsSync(SHARED_MODELS))('shared real models', () => {
   let gw: RunningGateway;

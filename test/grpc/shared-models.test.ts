@@ -1,10 +1,10 @@
 // Real published models (../shared/models) over gRPC, typed and raw, against their expected
 // outputs. Runs wherever that folder exists (CI has it); the own-model tests beside this file
 // cover the same paths without it.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHARED_MODELS, startGateway, type RunningGateway } from '../support/harness.js';
+import { loadShared as load, sharedModel as uri } from '../support/shared-models.js';
 import { startGrpc, type GrpcTestClient } from './grpc-client.js';
 
 type Fixture = { type: 'float32' | 'int64' | 'string'; dims: number[]; data: Array<number | string> };
@@ -12,8 +12,6 @@ type Tensors = Record<string, Fixture>;
 type Out = { name: string; datatype: string; shape: string[]; contents: Record<string, unknown[]> | null };
 type Infer = { model_version: string; outputs: Out[]; raw_output_contents: Buffer[] };
 
-const load = <T>(rel: string): T => JSON.parse(readFileSync(path.join(SHARED_MODELS, rel), 'utf8')) as T;
-const uri = (name: string) => path.join(SHARED_MODELS, name, 'model.onnx');
 const DATATYPE = { float32: 'FP32', int64: 'INT64', string: 'BYTES' } as const;
 
 /** Encoded here by hand (not with the gateway's raw-tensor code), so the test checks the format. */
