@@ -1,10 +1,11 @@
 // Dynamic batching through a real gateway and real onnxruntime sessions: concurrent requests
 // share runs (counted by a session factory that records every run's rows), each caller gets its
-// own rows, a bad request fails alone, a lone request waits at most maxDelayMs, and the rows of
+// own rows, a bad request fails alone (refused before the batch, or failing the model's run), a
+// lone request waits at most maxDelayMs, and the rows of
 // each run land in gateway_batch_size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrtSessionFactory, type ModelSession, type SessionFactory } from '../../src/inference/session.js';
-import { identityModel, linearModel } from '../../tools/onnx-builder.js';
+import { buildModel, identityModel, linearModel } from '../../tools/onnx-builder.js';
 import { capturingLog, sampleValue, startGateway, type RunningGateway } from '../support/harness.js';
 
 /** y = x · W + b, W 4×3: y_j = Σ_i x_i W_ij + b_j, small integers so float32 answers are exact. */
@@ -38,8 +39,21 @@ function runCountingFactory(): SessionFactory & { runs: number[] } {
   };
 }
 
+/** y = TABLE[i]: a row of a 10 × 3 table per index; an index outside 0..9 makes onnxruntime fail the run. */
+const TABLE = Array.from({ length: 10 }, (_, r) => [r, 10 * r, -r]);
+const lookupModel = () =>
+  buildModel({
+    inputs: [{ name: 'i', type: 'int64', shape: ['batch'] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['batch', 3] }],
+    initializers: [{ name: 'table', type: 'float32', dims: [10, 3], values: TABLE.flat() }],
+    nodes: [{ op: 'Gather', inputs: ['table', 'i'], outputs: ['y'], attrs: { axis: 0 } }],
+  });
+
 const REGISTRY = `
 models:
+  lookup:
+    versions:
+      "1": { uri: lookup.onnx, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 50 } }
   lin:
     versions:
       "1": { uri: lin.onnx, weight: 1, batching: { maxBatchSize: 16, maxDelayMs: 20 } }
@@ -49,7 +63,7 @@ models:
       "1": { uri: fixed.onnx, weight: 1, batching: { maxBatchSize: 8, maxDelayMs: 20 } }
   slow:
     versions:
-      "1": { uri: lin.onnx, weight: 1, batching: { maxBatchSize: 64, maxDelayMs: 60 } }
+      "1": { uri: lin.onnx, weight: 1, batching: { maxBatchSize: 64, maxDelayMs: 150 } }
 `;
 
 type V2Out = { outputs: Array<{ name: string; shape: number[]; data: number[] }> };
@@ -66,7 +80,7 @@ describe('dynamic batching over HTTP', () => {
     logged = capturingLog();
     gw = await startGateway({
       registry: REGISTRY,
-      files: { 'lin.onnx': linearModel(W, B), 'fixed.onnx': identityModel('float32', [2, 3]) },
+      files: { 'lin.onnx': linearModel(W, B), 'fixed.onnx': identityModel('float32', [2, 3]), 'lookup.onnx': lookupModel() },
       sessionFactory: factory,
       log: logged.log,
     });
@@ -129,6 +143,22 @@ describe('dynamic batching over HTTP', () => {
     expect(bad2?.body).toMatchObject({ code: 'INVALID_INPUT' });
   });
 
+  it('when the model fails a batched run, runs each caller alone: the bad one gets a 500, the others their rows', async () => {
+    factory.runs.length = 0;
+    const callers = [[1, 2], [3], [7, 99], [4, 5, 6]]; // 99 is outside the table
+    const responses = await Promise.all(callers.map((i) => gw.post<{ outputs: { y: number[][] } }>('/predict', { model: 'lookup', inputs: { i } })));
+    responses.forEach((res, c) => {
+      if (c === 2) return;
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.outputs.y).toEqual((callers[c] ?? []).map((i) => TABLE[i]));
+    });
+    expect(responses[2]?.status).toBe(500);
+    expect(responses[2]?.body).toMatchObject({ code: 'INFERENCE_FAILED' });
+    // One run of all 8 rows, which failed; then each caller's rows alone.
+    expect(factory.runs[0]).toBe(8);
+    expect(factory.runs.slice(1).sort()).toEqual([1, 2, 2, 3]);
+  });
+
   it('answers a lone request after at most maxDelayMs and a margin', async () => {
     factory.runs.length = 0;
     const started = performance.now();
@@ -137,8 +167,8 @@ describe('dynamic batching over HTTP', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.body.outputs.y).toEqual([expected([1, 2, 3, 4])]);
     expect(factory.runs).toEqual([1]);
-    expect(elapsed).toBeGreaterThanOrEqual(55); // it did wait for company...
-    expect(elapsed).toBeLessThan(60 + 250); // ...but not much beyond maxDelayMs
+    expect(elapsed).toBeGreaterThanOrEqual(145); // it did wait for company...
+    expect(elapsed).toBeLessThan(150 + 130); // ...but not much beyond maxDelayMs (twice it would fail)
   });
 
   it('leaves a version without batching unbatched', async () => {
