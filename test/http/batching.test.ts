@@ -1,8 +1,7 @@
 // Dynamic batching through a real gateway and real onnxruntime sessions: concurrent requests
 // share runs (counted by a session factory that records every run's rows), each caller gets its
 // own rows, a bad request fails alone (refused before the batch, or failing the model's run), a
-// lone request waits at most maxDelayMs, and the rows of
-// each run land in gateway_batch_size.
+// lone request waits at most maxDelayMs, and the rows of each run land in gateway_batch_size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrtSessionFactory, type ModelSession, type SessionFactory } from '../../src/inference/session.js';
 import { buildModel, identityModel, linearModel } from '../../tools/onnx-builder.js';
