@@ -37,12 +37,14 @@ describe('inference worker faults', () => {
     expect((await ask(gw, 2)).body.outputs).toEqual({ y: [[4]] });
     expect((await ask(gw, 2, 't')).body.outputs).toEqual({ y: [[6]] });
     await pool.injectFault(0, 'crash');
-    // Two requests in flight on the thread when it dies: the one that crashes it and one behind.
-    const failed = await Promise.all([ask(gw, 3), ask(gw, 4)]);
-    for (const res of failed) {
-      expect(res.status).toBe(500);
-      expect(res.body).toEqual({ error: 'the model failed while running', code: 'INFERENCE_FAILED' });
-    }
+    // Two requests sent together: the one whose run crashes the thread fails, and so does the
+    // other if the thread already held it (it nearly always does); if it came after, it is served.
+    const answers = await Promise.all([ask(gw, 3), ask(gw, 4)]);
+    expect(answers.filter((res) => res.status === 500).length).toBeGreaterThanOrEqual(1);
+    answers.forEach((res, i) => {
+      if (res.status === 500) expect(res.body).toEqual({ error: 'the model failed while running', code: 'INFERENCE_FAILED' });
+      else expect({ status: res.status, outputs: res.body.outputs }).toEqual({ status: 200, outputs: { y: [[2 * (3 + i)]] } });
+    });
     expect(lines.filter((l) => l.event === 'inference_worker_lost').map((l) => String(l.reason))).toEqual([expect.stringContaining('exited with code 70')]);
     // Both versions pinned to the lost thread load again on its replacement.
     const [m, t] = await Promise.all([ask(gw, 5), ask(gw, 5, 't')]);
