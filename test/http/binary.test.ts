@@ -212,6 +212,12 @@ describe('V2 binary data extension', () => {
   it.each<[string, () => Promise<BinaryAnswer>, string, RegExp]>([
     ['binary_data_size does not match the shape', () => sendFramed(gw, '/v2/models/id-float32/infer', a3(8), f32(1, 2)), 'INVALID_INPUT', /input "in": 3 float32 elements need 12 bytes, got 8/],
     [
+      'an INT64 binary_data_size counted at 4 bytes per element',
+      () => sendFramed(gw, '/v2/models/id-int64/infer', { inputs: [{ name: 'in', shape: [3], datatype: 'INT64', parameters: { binary_data_size: 12 } }] }, hex('0100000000000000 0200000000000000').subarray(0, 12)),
+      'INVALID_INPUT',
+      /input "in": 3 int64 elements need 24 bytes, got 12/,
+    ],
+    [
       'the header length is beyond the body',
       () => send(gw, '/v2/models/id-float32/infer', frame(a3(12), f32(1, 2, 3)).body, { 'Inference-Header-Content-Length': '5000' }),
       'BAD_REQUEST',
