@@ -17,7 +17,7 @@ const versions = [1, 2, 3, 4].map((k) => `      "${k}": { uri: v${k}.onnx, weigh
 
 describe('cold loads of more versions than cache.maxModels at once', () => {
   it('answers 40 concurrent explicit-version requests over 4 versions in a 1-model cache, each from its version', async () => {
-    const factory = countingFactory();
+    const factory = countingFactory({ workers: true });
     factory.delayMs = 30;
     gw = await startGateway({ registry: `cache: { maxModels: 1 }\nmodels:\n  m:\n    versions:\n${versions}\n`, files, sessionFactory: factory });
     const answers = await Promise.all(
@@ -30,7 +30,7 @@ describe('cold loads of more versions than cache.maxModels at once', () => {
   });
 
   it('routed requests do not fall back because another version was loading', async () => {
-    const factory = countingFactory();
+    const factory = countingFactory({ workers: true });
     factory.delayMs = 30;
     gw = await startGateway({
       registry: `cache: { maxModels: 1 }\nmodels:\n  m:\n    versions:\n${versions}\n    fallback: "1"\n`,

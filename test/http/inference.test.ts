@@ -32,13 +32,15 @@ models:
 `;
 
 let gw: RunningGateway;
+// Every model runs on a worker thread here, as the gateway runs them by default.
+const factory = countingFactory({ workers: true });
 
 beforeAll(async () => {
   gw = await startGateway({
     registry: REGISTRY,
     files: { 'ab/1.onnx': doubler, 'ab/2.onnx': tripler, 'grid.onnx': fixedShape, 'broken.onnx': garbage, 'odd.onnx': failsOnOdd, 'seq.onnx': withSequenceOutput },
     route: { random: seededRandom(99) },
-    sessionFactory: countingFactory(),
+    sessionFactory: factory,
     maxBodyBytes: 64 * 1024,
   });
 });
@@ -272,10 +274,11 @@ describe('concurrency', () => {
 
 describe('first requests to a cold version', () => {
   it('50 concurrent requests cause exactly one load', async () => {
+    const coldFactory = countingFactory({ workers: true });
     const cold = await startGateway({
       registry: 'models:\n  cold:\n    versions: { "1": { uri: m.onnx, weight: 1 } }\n',
       files: { 'm.onnx': doubler },
-      sessionFactory: countingFactory(),
+      sessionFactory: coldFactory,
     });
     try {
       const before = (await cold.get('/metrics')).text;

@@ -34,7 +34,7 @@ describe('default limits', () => {
 
 /** Four versions of one small model, loaded through a factory the test can slow down. */
 async function fourVersions(admission: Partial<AdmissionLimits>) {
-  const factory = countingFactory();
+  const factory = countingFactory({ workers: true });
   const gw = await startGateway({ registry: FOUR_VERSIONS, files: { 'm.onnx': doubler }, sessionFactory: factory, admission });
   return { factory, gw };
 }

@@ -22,7 +22,7 @@ const metric = async (g: RunningGateway, name: string, labels: Record<string, st
 
 describe('hot reload from a registry file', () => {
   it('swaps in a changed file on the next check, warming the new version first', async () => {
-    const factory = countingFactory();
+    const factory = countingFactory({ workers: true });
     gw = await startGateway({ registry: registry(100, 0), files, sessionFactory: factory });
     await gw.gateway.warm();
     expect((await predict(gw)).body.version).toBe('1');
@@ -102,7 +102,7 @@ describe('hot reload from a registry file', () => {
   });
 
   it('applies new cache limits and releases versions that left the registry once idle', async () => {
-    const factory = countingFactory();
+    const factory = countingFactory({ workers: true });
     const three = (limit: number, keep3: boolean) =>
       `cache: { maxModels: ${limit} }\nmodels:\n  m:\n    versions:\n      "1": { uri: v1.onnx, weight: 1 }\n      "2": { uri: v2.onnx, weight: 1 }\n${keep3 ? '      "3": { uri: v1.onnx, weight: 1 }\n' : ''}`;
     gw = await startGateway({ registry: three(3, true), files, sessionFactory: factory });

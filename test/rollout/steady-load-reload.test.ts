@@ -36,7 +36,7 @@ interface Sample {
 
 /** A session factory that notes when each load begins (performance.now()). */
 function timedFactory(): SessionFactory & { loadStarts: number[]; delayMs: number } {
-  const inner = countingFactory();
+  const inner = countingFactory({ workers: true });
   const factory = {
     loadStarts: [] as number[],
     get delayMs() {

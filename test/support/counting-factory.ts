@@ -1,5 +1,9 @@
 // Wraps the real onnxruntime session factory to count loads and releases, and to make loads
-// fail on demand, so cache behaviour is observed on real sessions.
+// fail on demand, so cache behaviour is observed on real sessions. With `workers`, the sessions
+// are the inference pool's, every run on a worker thread (as the gateway runs models by default,
+// without moving tiny ones inline), so a suite shows the same answers through the threads.
+import { afterAll } from 'vitest';
+import { InferencePool } from '../../src/inference/pool/pool.js';
 import { createOrtSessionFactory, type ModelSession, type SessionFactory } from '../../src/inference/session.js';
 
 export interface CountingFactory extends SessionFactory {
@@ -11,8 +15,20 @@ export interface CountingFactory extends SessionFactory {
   delayMs: number;
 }
 
-export function countingFactory(): CountingFactory {
-  const real = createOrtSessionFactory({ intraOpNumThreads: 1 });
+/** Worker-backed factories of the test file, stopped after its last test. */
+const pools: InferencePool[] = [];
+afterAll(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
+
+export function countingFactory(options: { workers?: boolean } = {}): CountingFactory {
+  const inProcess = createOrtSessionFactory({ intraOpNumThreads: 1 });
+  let real: SessionFactory = inProcess;
+  if (options.workers) {
+    const pool = new InferencePool({ threads: 2, inline: { enabled: false }, inlineFactory: inProcess });
+    pools.push(pool);
+    real = pool;
+  }
   let failures: { message: string; count: number } | undefined;
   const factory: CountingFactory = {
     created: [],
